@@ -1,0 +1,105 @@
+// Array: a cheap handle to a value in a graph under construction (node id + scope). Every method
+// records an op in the Scope; nothing runs until the Environment runs the built Graph.
+// Valid only while its Scope is alive (inside the build_graph callback).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "descent/shape.hpp"
+
+namespace descent {
+
+class Scope;
+namespace detail {
+struct ArrayAccess;
+}
+
+/// How `pad` fills the border.
+enum class PadMode {
+  kZero,       // read zeros outside the source (PyTorch's default for convolution)
+  kReplicate,  // repeat the edge element (the original descent's only mode)
+};
+
+/// A float32 array value in a graph being built.
+///   auto y = (x * 2.0f + 1.0f).exp().reduce_sum(-1);   // recorded, not computed
+class Array {
+ public:
+  Array() = default;
+
+  Shape shape() const;
+  Scope& scope() const;
+  bool valid() const { return scope_ != nullptr; }
+
+  // Per-element math (float32; see docs/architecture.md for precision and NaN rules).
+  Array exp() const;
+  Array log() const;
+  Array sin() const;
+  Array cos() const;
+  Array sqrt() const;
+  Array rsqrt() const;
+  Array abs() const;
+  Array square() const;
+  Array reciprocal() const;
+  Array sigmoid() const;
+  Array tanh() const;
+  Array relu() const;
+  Array floor() const;
+  Array leaky_relu(float alpha) const;
+  Array pow(const Array& exponent) const;
+  Array pow(float exponent) const;
+  Array min(const Array& other) const;
+  Array max(const Array& other) const;
+
+  // Comparisons give 1.0 where true and 0.0 where false; select picks per element.
+  Array lt(const Array& other) const;
+  Array le(const Array& other) const;
+  Array gt(const Array& other) const;
+  Array ge(const Array& other) const;
+  Array eq(const Array& other) const;
+  Array ne(const Array& other) const;
+  /// this != 0 ? if_true : if_false (all three broadcast together).
+  Array select(const Array& if_true, const Array& if_false) const;
+
+  // Reductions over one axis, in a fixed (deterministic) order.
+  Array reduce_sum(int axis, bool keep_dims = false) const;
+  Array reduce_max(int axis, bool keep_dims = false) const;
+  Array reduce_sum(const std::vector<int>& axes, bool keep_dims = false) const;
+
+  // Views: zero-copy where the index map allows, otherwise a copy is made for you.
+  Array broadcast(const Shape& to) const;
+  Array reshape(const Shape& to) const;
+  Array flatten() const;  // [n, ...] -> [n, rest]
+  Array transpose() const;  // swaps the last two axes
+  Array permute(const std::vector<int>& perm) const;
+  /// Python-style slice of one axis: start, stop (exclusive) and step (may be negative).
+  Array slice(int axis, int64_t start, int64_t stop, int64_t step = 1) const;
+  Array pad(int axis, int64_t before, int64_t after, PadMode mode = PadMode::kZero) const;
+  Array insert_axis(int axis) const;  // new unit axis
+  Array remove_axis(int axis) const;  // drops a unit axis
+  /// Forces a materialised copy (mostly for tests and debugging).
+  Array copy() const;
+
+ private:
+  friend class Scope;
+  friend struct detail::ArrayAccess;
+  Array(Scope* scope, uint32_t node) : scope_(scope), node_(node) {}
+  Scope* scope_ = nullptr;
+  uint32_t node_ = 0;
+};
+
+Array operator+(const Array& a, const Array& b);
+Array operator-(const Array& a, const Array& b);
+Array operator*(const Array& a, const Array& b);
+Array operator/(const Array& a, const Array& b);
+Array operator+(const Array& a, float b);
+Array operator-(const Array& a, float b);
+Array operator*(const Array& a, float b);
+Array operator/(const Array& a, float b);
+Array operator+(float a, const Array& b);
+Array operator-(float a, const Array& b);
+Array operator*(float a, const Array& b);
+Array operator/(float a, const Array& b);
+Array operator-(const Array& a);
+Array& operator+=(Array& a, const Array& b);
+
+}  // namespace descent

@@ -1,0 +1,147 @@
+// Environment (device, parameters, compiled graphs), Parameter, Scope and Graph: the entry points.
+// No Vulkan types appear here; the device lives behind descent::detail.
+//
+//   descent::Environment env;
+//   auto x = env.static_parameter({3}, "x");
+//   env.write_parameter(x, {1, 2, 3});
+//   auto g = env.build_graph([&](descent::Scope& s) {
+//     s.write_parameter_value(x, s.parameter_value(x) * 2.0f + 1.0f);
+//   });
+//   env.run(g);                        // one submit; x is now {3, 5, 7}
+//   auto v = env.read_parameter(x);
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "descent/array.hpp"
+#include "descent/errors.hpp"
+#include "descent/shape.hpp"
+
+namespace descent {
+
+namespace detail {
+struct EnvironmentState;
+struct ScopeState;
+struct CompiledGraph;
+struct GraphAccess;
+}  // namespace detail
+
+/// A named, shaped float32 array that persists in device memory between runs.
+class Parameter {
+ public:
+  Parameter() = default;
+  const Shape& shape() const;
+  const std::string& name() const;
+  uint32_t id() const { return id_; }
+  bool valid() const { return env_ != nullptr; }
+
+ private:
+  friend class Environment;
+  friend class Scope;
+  Parameter(detail::EnvironmentState* env, uint32_t id) : env_(env), id_(id) {}
+  detail::EnvironmentState* env_ = nullptr;
+  uint32_t id_ = 0;
+};
+
+/// Records ops while a graph is being built (only inside Environment::build_graph).
+class Scope {
+ public:
+  Array parameter_value(const Parameter& p);
+  /// Makes `value` the parameter's new contents after the run; later reads in this scope see it.
+  void write_parameter_value(const Parameter& p, const Array& value);
+  Array literal(float value);
+  /// A [n] array holding 0, 1, ..., n-1 (use broadcast/reshape to place it on any axis).
+  Array coord(int64_t n);
+  /// Coordinate along `axis` of `shape`, as floats.
+  Array coord(const Shape& shape, int axis);
+  /// Uniform [0, 1) numbers from a counter-based hash of (run seed, this call, element index):
+  /// the same seed always gives the same numbers.
+  Array rand(const Shape& shape);
+
+  detail::ScopeState& state() { return *state_; }
+  ~Scope();
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  friend class Environment;
+  explicit Scope(detail::EnvironmentState* env);
+  std::unique_ptr<detail::ScopeState> state_;
+};
+
+/// A compiled graph: a static schedule of fused kernels, recorded once and replayed by run().
+/// Must not outlive its Environment (running it afterwards throws UsageError).
+class Graph {
+ public:
+  Graph();
+  Graph(Graph&&) noexcept;
+  Graph& operator=(Graph&&) noexcept;
+  ~Graph();
+  /// Number of compute kernels (dispatches) one run executes.
+  size_t kernel_count() const;
+  /// Graphviz drawing of the IR with each kernel drawn as a box.
+  std::string dot() const;
+  void write_dot(const std::string& path) const;
+  /// Labels of the kernels in execution order (e.g. "elementwise 3 ops [1000]").
+  std::vector<std::string> kernel_labels() const;
+  /// The generated GLSL of kernel i.
+  std::string kernel_source(size_t i) const;
+
+ private:
+  friend class Environment;
+  friend struct detail::GraphAccess;
+  std::unique_ptr<detail::CompiledGraph> impl_;
+};
+
+struct EnvironmentOptions {
+  std::string device;      // "" (best), an index, or part of a device name; DESCENT_DEVICE wins
+  bool validation = false; // Khronos validation layer; DESCENT_VALIDATION=1 also turns it on
+};
+
+/// Per-kernel GPU time of the last run (needs DESCENT_DEBUG >= 2 when the graph was built).
+struct KernelTiming {
+  std::string label;
+  double ms = 0.0;
+};
+
+class Environment {
+ public:
+  explicit Environment(const EnvironmentOptions& options = {});
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  Parameter static_parameter(const Shape& shape, const std::string& name);
+  Parameter static_parameter_with_data(const Shape& shape, const std::string& name,
+                                       std::span<const float> data);
+  /// Queues an upload (sent with the next run, or flushed by a read). data.size() must match.
+  void write_parameter(const Parameter& p, std::span<const float> data);
+  void write_parameter(const Parameter& p, std::initializer_list<float> data);
+  /// Waits for pending runs and returns the parameter's contents.
+  std::vector<float> read_parameter(const Parameter& p);
+  float read_parameter_scalar(const Parameter& p);
+
+  Graph build_graph(const std::function<void(Scope&)>& build);
+  /// One queue submit; returns without waiting. `seed` feeds Scope::rand.
+  void run(const Graph& graph, uint32_t seed = 0);
+  void wait_idle();
+  std::vector<KernelTiming> last_timings(const Graph& graph);
+
+  std::string device_name() const;
+  bool device_is_cpu() const;
+  /// Validation-layer messages seen so far (empty without validation).
+  std::vector<std::string> validation_messages() const;
+  size_t submit_count() const;
+
+  detail::EnvironmentState& state() { return *state_; }
+
+ private:
+  void check_param(const Parameter& p, const char* op) const;
+  std::unique_ptr<detail::EnvironmentState> state_;
+};
+
+}  // namespace descent

@@ -1,0 +1,62 @@
+// descent's exception types: every user or environment error is one of these, with context.
+// Internal invariants use DESCENT_ASSERT (src/util/assert.hpp) instead; nothing here aborts.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace descent {
+
+/// Base of every error descent reports. `what()` says what happened and what to do next.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Wrong shapes, axes or arguments for an op; the message names the op and every shape.
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A Vulkan call failed, no device exists, or the device was lost.
+class DeviceError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A device or host allocation failed. The Environment stays usable.
+class OutOfMemoryError : public Error {
+ public:
+  OutOfMemoryError(const std::string& message, std::uint64_t bytes)
+      : Error(message), bytes_(bytes) {}
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::uint64_t bytes_;
+};
+
+/// Generated or embedded GLSL failed to compile; carries the numbered source.
+class ShaderCompileError : public Error {
+ public:
+  ShaderCompileError(const std::string& message, std::string numbered_source)
+      : Error(message), source_(std::move(numbered_source)) {}
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string source_;
+};
+
+/// A file (dataset, image, checkpoint) is malformed; the message has its path and byte offset.
+class FormatError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// API misuse that is not about shapes (a handle from another Environment, a finished Scope, ...).
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace descent

@@ -1,0 +1,39 @@
+// Prelude of every generated descent kernel: buffer-reference types, the run-info block, numerically
+// safe tanh/sigmoid, and the counter-based random number hash. Must match src/util/rand_hash.hpp
+// bit for bit (the reference interpreter computes the same numbers on the CPU).
+
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentIn { float v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) writeonly buffer DescentOut { float v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer DescentIn4 { vec4 v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) writeonly buffer DescentOut4 { vec4 v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; };
+
+// tanh(a) = sign(a) (1 - e^{-2|a|}) / (1 + e^{-2|a|}): e^{-2|a|} <= 1, so nothing overflows.
+float descent_tanh(float a) {
+  precise float e = exp(-2.0 * abs(a));
+  precise float t = (1.0 - e) / (1.0 + e);
+  return a < 0.0 ? -t : t;
+}
+
+// sigmoid(a) = 1 / (1 + e^{-a}); e^{-a} overflowing to +inf gives exactly 0, never NaN.
+float descent_sigmoid(float a) {
+  precise float e = exp(-a);
+  return 1.0 / (1.0 + e);
+}
+
+// "lowbias32" integer hash (C. Wellons), a bijection on 32-bit words.
+uint descent_hash(uint x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+// Uniform [0, 1) from (run seed, stream uid, element index): the top 24 bits of a chained hash,
+// scaled by 2^-24, so every value is exact in float32 and 1.0 never occurs.
+float descent_rand(uint seed, uint uid, uint index) {
+  uint h = descent_hash(descent_hash(descent_hash(seed) ^ (uid * 0x9e3779b9u)) ^ index);
+  return float(h >> 8) * (1.0 / 16777216.0);
+}

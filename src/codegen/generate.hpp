@@ -1,0 +1,26 @@
+// GLSL generation for KernelSpecs. The only C++ that writes GLSL; knows nothing about Vulkan
+// objects: the runtime binds buffers in the order `GeneratedKernel` states.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "fuse/kernel_spec.hpp"
+
+namespace descent::codegen {
+
+/// Device facts that shape the generated code (the same facts give the same code).
+struct Target {
+  bool cpu = false;                 // lavapipe & co: serial reductions win
+  uint32_t max_groups_x = 65535;    // maxComputeWorkGroupCount[0]
+  int reduce_threads = 0;           // >0: force threads per reduced row (DESCENT_REDUCE_THREADS)
+};
+
+struct GeneratedKernel {
+  std::string source;         // complete GLSL compute shader
+  uint32_t groups_x = 1;      // vkCmdDispatch(groups_x, 1, 1)
+  uint32_t push_bytes = 0;    // 8 bytes: run info address, then 8 per input, then per output
+};
+
+GeneratedKernel generate(const detail::KernelSpec& k, const Target& target);
+
+}  // namespace descent::codegen

@@ -1,0 +1,127 @@
+// Emission of KernelSpecs (see emit.hpp). Operands inside the cluster become registers; literals,
+// coordinates and random numbers are inlined; everything else is a Load through the edge's view.
+#include "fuse/emit.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "util/assert.hpp"
+
+namespace descent::detail {
+
+namespace {
+
+class Emitter {
+ public:
+  Emitter(const IrGraph& g, KernelSpec& k) : g_(g), k_(k) {}
+
+  int operand(const Arg& a, const std::map<NodeId, int>& regs) {
+    auto it = regs.find(a.node);
+    if (it != regs.end()) {
+      DESCENT_ASSERT(a.view.is_identity(), "register operand through a non-identity view");
+      return it->second;
+    }
+    const Node& src = g_[a.node];
+    Instr in;
+    in.view = a.view;
+    in.shape = a.view.output;
+    switch (src.op) {
+      case Op::Literal:
+        in.kind = Instr::Kind::Literal;
+        in.literal = src.literal;
+        // A zero-padded literal still needs its bounds test: keep the view.
+        break;
+      case Op::Coord:
+        in.kind = Instr::Kind::Coord;
+        break;
+      case Op::Rand:
+        in.kind = Instr::Kind::Rand;
+        in.uid = src.uid;
+        k_.uses_rand = true;
+        break;
+      default:
+        in.kind = Instr::Kind::Load;
+        in.input = binding(a.node);
+        break;
+    }
+    // Reuse an identical instruction (same source and view) within the kernel.
+    for (size_t i = 0; i < k_.body.size(); ++i) {
+      const Instr& o = k_.body[i];
+      if (o.kind == in.kind && o.kind != Instr::Kind::Op && o.input == in.input &&
+          o.uid == in.uid && std::memcmp(&o.literal, &in.literal, 4) == 0 && o.view == in.view )
+        return static_cast<int>(i);
+    }
+    k_.body.push_back(in);
+    return static_cast<int>(k_.body.size() - 1);
+  }
+
+  int binding(NodeId node) {
+    auto it = std::find(k_.inputs.begin(), k_.inputs.end(), node);
+    if (it != k_.inputs.end()) return static_cast<int>(it - k_.inputs.begin());
+    k_.inputs.push_back(node);
+    return static_cast<int>(k_.inputs.size() - 1);
+  }
+
+  int op(const Node& n, const std::map<NodeId, int>& regs) {
+    Instr in;
+    in.kind = Instr::Kind::Op;
+    in.op = n.op;
+    in.shape = n.shape;
+    int ops[3] = {-1, -1, -1};
+    for (size_t i = 0; i < n.args.size(); ++i) ops[i] = operand(n.args[i], regs);
+    in.a = ops[0];
+    in.b = ops[1];
+    in.c = ops[2];
+    k_.body.push_back(in);
+    return static_cast<int>(k_.body.size() - 1);
+  }
+
+ private:
+  const IrGraph& g_;
+  KernelSpec& k_;
+};
+
+}  // namespace
+
+KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>& users,
+                       const std::vector<NodeId>& members, const std::vector<int>& cluster_of,
+                       int cluster, NodeId reduce) {
+  KernelSpec k;
+  k.members = members;
+  Emitter e(g, k);
+  std::map<NodeId, int> regs;
+  int ops = 0;
+  for (NodeId m : members) {
+    if (m == reduce) continue;
+    regs[m] = e.op(g[m], regs);
+    ++ops;
+  }
+  if (reduce != kNoNode) {
+    const Node& r = g[reduce];
+    k.type = KernelSpec::Type::Reduce;
+    k.reduce_op = r.op;
+    k.axis = r.axis;
+    k.reduce_input = r.args[0].view.output;
+    k.value = e.operand(r.args[0], regs);
+    k.count = r.shape.element_count();
+    k.outputs.push_back({-1, reduce});  // -1: the reduction result
+    k.label = fmt::format("{} axis {} {}{}", info(r.op).name, r.axis, k.reduce_input.str(),
+                          ops ? fmt::format(" + {} ops", ops) : "");
+  } else {
+    k.type = KernelSpec::Type::Elementwise;
+    k.count = g[members.front()].shape.element_count();
+    k.label = fmt::format("elementwise {} op{} [{}]", ops, ops == 1 ? "" : "s", k.count);
+  }
+  for (NodeId m : members) {
+    if (m == reduce) continue;
+    bool external = false;
+    for (NodeId u : users[m]) external = external || cluster_of[u] != cluster;
+    if (external) k.outputs.push_back({regs[m], m});
+  }
+  return k;
+}
+
+}  // namespace descent::detail

@@ -1,0 +1,14 @@
+// Emission: turns one cluster of IR nodes into a KernelSpec (instructions, bindings, label).
+#pragma once
+#include <vector>
+
+#include "fuse/kernel_spec.hpp"
+
+namespace descent::detail {
+
+/// `members` in increasing id order (a reduce node, if any, is `reduce` and comes last).
+KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>& users,
+                       const std::vector<NodeId>& members, const std::vector<int>& cluster_of,
+                       int cluster, NodeId reduce);
+
+}  // namespace descent::detail

@@ -1,0 +1,42 @@
+// KernelSpec: what one compute kernel does, independent of GLSL and Vulkan. Produced by the fusion
+// step (src/fuse/cluster.cpp) from the IR, consumed by codegen (GLSL) and the runtime (bindings).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "graph/ir.hpp"
+
+namespace descent::detail {
+
+/// One instruction of a kernel body, evaluated at a linear element index of its `shape`.
+struct Instr {
+  enum class Kind { Load, Literal, Coord, Rand, Op };
+  Kind kind = Kind::Op;
+  Op op = Op::Mov;
+  int a = -1, b = -1, c = -1;  // operand instruction indices (Kind::Op)
+  int input = -1;              // binding index (Kind::Load)
+  View view;                   // Load/Coord/Rand: how the consumer's coordinates reach the source
+  float literal = 0.0f;
+  uint32_t uid = 0;            // Rand
+  Shape shape;                 // shape whose coordinates this value is computed at
+};
+
+struct KernelSpec {
+  enum class Type { Elementwise, Reduce };
+  Type type = Type::Elementwise;
+  /// Elementwise: elements computed. Reduce: output elements.
+  int64_t count = 0;
+  std::vector<Instr> body;
+  std::vector<NodeId> inputs;                   // bound read-only, in binding order
+  std::vector<std::pair<int, NodeId>> outputs;  // (instruction, node) stored, after the inputs
+  // Reduce only: the body computes element `value` of `reduce_input` at an input linear index.
+  Op reduce_op = Op::ReduceSum;
+  Shape reduce_input;
+  int axis = 0;
+  int value = -1;
+  bool uses_rand = false;
+  std::vector<NodeId> members;  // IR nodes computed by this kernel (for drawings and debugging)
+  std::string label;
+};
+
+}  // namespace descent::detail

@@ -1,0 +1,293 @@
+// Graph construction: Array methods and operators record IR nodes through ScopeState, checking
+// shapes and axes up front and throwing ShapeError with the op name and every shape involved.
+#include "graph/builder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "descent/environment.hpp"
+#include "util/assert.hpp"
+
+namespace descent {
+namespace detail {
+
+NodeId ScopeState::add(Op op, const Shape& shape, std::vector<Arg> args) {
+  Node n;
+  n.op = op;
+  n.shape = shape;
+  n.args = std::move(args);
+  n.colour = colour;
+  return ir.add(std::move(n));
+}
+
+NodeId ScopeState::literal(float v) {
+  Node n;
+  n.op = Op::Literal;
+  n.literal = v;
+  n.colour = colour;
+  return ir.add(std::move(n));
+}
+
+NodeId ScopeState::view_node(NodeId src, const View& view) {
+  DESCENT_ASSERT(view.input == shape(src), "view_node: view does not start at the source shape");
+  return add(Op::Mov, view.output, {Arg{src, view}});
+}
+
+NodeId ScopeState::copy(NodeId src) {
+  NodeId id = add(Op::Mov, shape(src), {Arg{src, View::identity(shape(src))}});
+  ir[id].pinned = true;
+  return id;
+}
+
+View ScopeState::view_of(NodeId src) const { return View::identity(shape(src)); }
+
+NodeId ScopeState::elementwise(Op op, const std::vector<NodeId>& operands, const char* name) {
+  Shape out = shape(operands[0]);
+  for (size_t i = 1; i < operands.size(); ++i) {
+    try {
+      out = broadcast_shapes(out, shape(operands[i]), name);
+    } catch (const ShapeError&) {
+      std::string shapes;
+      for (NodeId o : operands) shapes += (shapes.empty() ? "" : ", ") + shape(o).str();
+      throw ShapeError(fmt::format("{}: operand shapes {} cannot be broadcast together", name,
+                                   shapes));
+    }
+  }
+  std::vector<Arg> args;
+  for (NodeId o : operands) args.push_back(Arg{o, View::broadcast(shape(o), out)});
+  return add(op, out, std::move(args));
+}
+
+NodeId ScopeState::reduce(Op op, NodeId src, int axis, const char* name) {
+  const Shape& s = shape(src);
+  int ax = s.axis(axis, name);
+  NodeId id = add(op, s.with_axis(ax, 1), {Arg{src, View::identity(s)}});
+  ir[id].axis = ax;
+  return id;
+}
+
+}  // namespace detail
+
+using detail::ArrayAccess;
+using detail::NodeId;
+using detail::Op;
+using detail::ScopeState;
+using detail::View;
+
+namespace {
+
+ScopeState& st(const Array& a) {
+  if (!a.valid()) throw UsageError("descent: use of an empty Array (default-constructed)");
+  return ArrayAccess::scope(a)->state();
+}
+NodeId id(const Array& a) { return ArrayAccess::node(a); }
+Array wrap(const Array& like, NodeId n) { return ArrayAccess::make(ArrayAccess::scope(like), n); }
+
+void same_scope(const Array& a, const Array& b, const char* op) {
+  if (ArrayAccess::scope(a) != ArrayAccess::scope(b)) {
+    throw UsageError(fmt::format("{}: arrays come from different scopes (graphs); an Array is only "
+                                 "valid inside the build_graph callback that made it", op));
+  }
+}
+
+Array unary(const Array& a, Op op) { return wrap(a, st(a).elementwise(op, {id(a)}, std::string(detail::info(op).name).c_str())); }
+
+Array binary(const Array& a, const Array& b, Op op) {
+  std::string name(detail::info(op).name);
+  same_scope(a, b, name.c_str());
+  return wrap(a, st(a).elementwise(op, {id(a), id(b)}, name.c_str()));
+}
+
+Array scalar(const Array& like, float v) { return wrap(like, st(like).literal(v)); }
+
+}  // namespace
+
+Shape Array::shape() const { return st(*this).shape(node_); }
+Scope& Array::scope() const {
+  st(*this);
+  return *scope_;
+}
+
+Array Array::exp() const { return unary(*this, Op::Exp); }
+Array Array::log() const { return unary(*this, Op::Log); }
+Array Array::sin() const { return unary(*this, Op::Sin); }
+Array Array::cos() const { return unary(*this, Op::Cos); }
+Array Array::sqrt() const { return unary(*this, Op::Sqrt); }
+Array Array::rsqrt() const { return unary(*this, Op::Rsqrt); }
+Array Array::abs() const { return unary(*this, Op::Abs); }
+Array Array::square() const { return binary(*this, *this, Op::Mul); }
+Array Array::reciprocal() const { return unary(*this, Op::Recip); }
+Array Array::sigmoid() const { return unary(*this, Op::Sigmoid); }
+Array Array::tanh() const { return unary(*this, Op::Tanh); }
+Array Array::relu() const { return unary(*this, Op::Relu); }
+Array Array::floor() const { return unary(*this, Op::Floor); }
+Array Array::leaky_relu(float alpha) const {
+  // x > 0 ? x : alpha * x, as one select so its gradient rule stays a select too.
+  return gt(scalar(*this, 0.0f)).select(*this, *this * alpha);
+}
+Array Array::pow(const Array& e) const { return binary(*this, e, Op::Pow); }
+Array Array::pow(float e) const { return binary(*this, scalar(*this, e), Op::Pow); }
+Array Array::min(const Array& o) const { return binary(*this, o, Op::Min); }
+Array Array::max(const Array& o) const { return binary(*this, o, Op::Max); }
+Array Array::lt(const Array& o) const { return binary(*this, o, Op::Lt); }
+Array Array::le(const Array& o) const { return binary(*this, o, Op::Le); }
+Array Array::gt(const Array& o) const { return binary(*this, o, Op::Gt); }
+Array Array::ge(const Array& o) const { return binary(*this, o, Op::Ge); }
+Array Array::eq(const Array& o) const { return binary(*this, o, Op::Eq); }
+Array Array::ne(const Array& o) const { return binary(*this, o, Op::Ne); }
+
+Array Array::select(const Array& t, const Array& f) const {
+  same_scope(*this, t, "select");
+  same_scope(*this, f, "select");
+  return wrap(*this, st(*this).elementwise(Op::Select, {id(*this), id(t), id(f)}, "select"));
+}
+
+Array Array::reduce_sum(int axis, bool keep_dims) const {
+  ScopeState& s = st(*this);
+  int ax = s.shape(node_).axis(axis, "reduce_sum");
+  Array r = s.shape(node_)[ax] == 1 ? *this : wrap(*this, s.reduce(Op::ReduceSum, node_, ax, "reduce_sum"));
+  return keep_dims ? r : r.remove_axis(ax);
+}
+
+Array Array::reduce_max(int axis, bool keep_dims) const {
+  ScopeState& s = st(*this);
+  int ax = s.shape(node_).axis(axis, "reduce_max");
+  Array r = s.shape(node_)[ax] == 1 ? *this : wrap(*this, s.reduce(Op::ReduceMax, node_, ax, "reduce_max"));
+  return keep_dims ? r : r.remove_axis(ax);
+}
+
+Array Array::reduce_sum(const std::vector<int>& axes, bool keep_dims) const {
+  Shape s = shape();
+  std::vector<int> norm;
+  for (int a : axes) norm.push_back(s.axis(a, "reduce_sum"));
+  std::sort(norm.begin(), norm.end());
+  if (std::adjacent_find(norm.begin(), norm.end()) != norm.end())
+    throw ShapeError(fmt::format("reduce_sum: repeated axis in {} for shape {}", fmt::join(axes, ", "), s.str()));
+  Array r = *this;
+  for (int a : norm) r = r.reduce_sum(a, true);
+  if (!keep_dims)
+    for (auto it = norm.rbegin(); it != norm.rend(); ++it) r = r.remove_axis(*it);
+  return r;
+}
+
+Array Array::broadcast(const Shape& to) const {
+  Shape s = shape();
+  Shape b = broadcast_shapes(s, to, "broadcast");
+  if (b != to) {
+    throw ShapeError(fmt::format("broadcast: shape {} cannot be broadcast to {}", s.str(), to.str()));
+  }
+  if (s == to) return *this;
+  return wrap(*this, st(*this).view_node(node_, View::broadcast(s, to)));
+}
+
+Array Array::reshape(const Shape& to) const {
+  Shape s = shape();
+  if (s.element_count() != to.element_count()) {
+    throw ShapeError(fmt::format("reshape: cannot reshape {} ({} elements) to {} ({} elements)",
+                                 s.str(), s.element_count(), to.str(), to.element_count()));
+  }
+  if (s == to) return *this;
+  auto v = View::identity(s).reshaped(to);
+  DESCENT_ASSERT(v.has_value(), "reshape of an identity view must succeed");
+  // The edge view reinterprets the source buffer with the new shape.
+  return wrap(*this, st(*this).add(Op::Mov, to, {detail::Arg{node_, *v}}));
+}
+
+Array Array::flatten() const {
+  Shape s = shape();
+  if (s.rank() < 1) throw ShapeError("flatten: needs rank >= 1, got a scalar");
+  return reshape(Shape{s[0], s.element_count() / s[0]});
+}
+
+Array Array::transpose() const {
+  Shape s = shape();
+  if (s.rank() < 2) throw ShapeError(fmt::format("transpose: needs rank >= 2, got {}", s.str()));
+  std::vector<int> perm(s.rank());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[s.rank() - 1], perm[s.rank() - 2]);
+  return permute(perm);
+}
+
+Array Array::permute(const std::vector<int>& perm) const {
+  Shape s = shape();
+  std::vector<int> p;
+  std::vector<bool> seen(s.rank(), false);
+  if (static_cast<int>(perm.size()) != s.rank())
+    throw ShapeError(fmt::format("permute: permutation [{}] has {} entries for shape {}", fmt::join(perm, ", "), perm.size(), s.str()));
+  for (int a : perm) {
+    int ax = s.axis(a, "permute");
+    if (seen[ax]) throw ShapeError(fmt::format("permute: [{}] is not a permutation of the axes of {}", fmt::join(perm, ", "), s.str()));
+    seen[ax] = true;
+    p.push_back(ax);
+  }
+  return wrap(*this, st(*this).view_node(node_, View::identity(s).permuted(p)));
+}
+
+Array Array::slice(int axis, int64_t start, int64_t stop, int64_t step) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "slice");
+  int64_t n = s[ax];
+  if (step == 0) throw ShapeError(fmt::format("slice: step 0 on axis {} of {}", axis, s.str()));
+  // Python semantics: negative indices count from the end, then clamp.
+  auto norm = [&](int64_t i, int64_t lo, int64_t hi) {
+    if (i < 0) i += n;
+    return std::clamp(i, lo, hi);
+  };
+  int64_t count;
+  if (step > 0) {
+    start = norm(start, 0, n);
+    stop = norm(stop, 0, n);
+    count = stop > start ? (stop - start + step - 1) / step : 0;
+  } else {
+    start = norm(start, -1, n - 1);
+    stop = norm(stop, -1, n - 1);
+    count = start > stop ? (start - stop - step - 1) / (-step) : 0;
+  }
+  if (count <= 0) {
+    throw ShapeError(fmt::format("slice: axis {} of {} sliced [{}:{}:{}] is empty (descent has no "
+                                 "empty arrays)", axis, s.str(), start, stop, step));
+  }
+  return wrap(*this, st(*this).view_node(node_, View::identity(s).sliced(ax, start, count, step)));
+}
+
+Array Array::pad(int axis, int64_t before, int64_t after, PadMode mode) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "pad");
+  if (before < 0 || after < 0)
+    throw ShapeError(fmt::format("pad: negative padding ({}, {}) on axis {} of {}; use slice to crop", before, after, axis, s.str()));
+  if (before == 0 && after == 0) return *this;
+  auto m = mode == PadMode::kZero ? detail::PadMode::kZero : detail::PadMode::kClamp;
+  auto v = View::identity(s).padded(ax, before, after, m);
+  DESCENT_ASSERT(v.has_value(), "padding an identity view must succeed");
+  return wrap(*this, st(*this).view_node(node_, *v));
+}
+
+Array Array::insert_axis(int axis) const { return reshape(shape().insert_axis(axis, 1)); }
+
+Array Array::remove_axis(int axis) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "remove_axis");
+  if (s[ax] != 1) throw ShapeError(fmt::format("remove_axis: axis {} of {} has extent {}, not 1", axis, s.str(), s[ax]));
+  return reshape(s.remove_axis(ax));
+}
+
+Array Array::copy() const { return wrap(*this, st(*this).copy(node_)); }
+
+Array operator+(const Array& a, const Array& b) { return binary(a, b, Op::Add); }
+Array operator-(const Array& a, const Array& b) { return binary(a, b, Op::Sub); }
+Array operator*(const Array& a, const Array& b) { return binary(a, b, Op::Mul); }
+Array operator/(const Array& a, const Array& b) { return binary(a, b, Op::Div); }
+Array operator+(const Array& a, float b) { return a + scalar(a, b); }
+Array operator-(const Array& a, float b) { return a - scalar(a, b); }
+Array operator*(const Array& a, float b) { return a * scalar(a, b); }
+Array operator/(const Array& a, float b) { return a / scalar(a, b); }
+Array operator+(float a, const Array& b) { return scalar(b, a) + b; }
+Array operator-(float a, const Array& b) { return scalar(b, a) - b; }
+Array operator*(float a, const Array& b) { return scalar(b, a) * b; }
+Array operator/(float a, const Array& b) { return scalar(b, a) / b; }
+Array operator-(const Array& a) { return unary(a, Op::Neg); }
+Array& operator+=(Array& a, const Array& b) { return a = a + b; }
+
+}  // namespace descent

@@ -1,0 +1,38 @@
+// Pass rule: every Output reads, through an identity view, a computed node (elementwise or reduce)
+// that no other Output reads; anything else (a parameter, a literal, a view) gets a copy node.
+// This gives each parameter write exactly one kernel output to bind.
+#include <set>
+
+#include "graph/passes/passes.hpp"
+
+namespace descent::detail {
+
+bool materialise_outputs(IrGraph& g) {
+  bool changed = false;
+  std::set<NodeId> claimed;
+  size_t n0 = g.size();
+  for (NodeId id = 0; id < n0; ++id) {
+    if (!g[id].alive || g[id].op != Op::Output) continue;
+    Arg a = g[id].args[0];
+    const Node& src = g[a.node];
+    bool computed = is_elementwise(src.op) || is_reduce(src.op);
+    bool ok = computed && a.view.is_identity() && !claimed.count(a.node);
+    if (ok) {
+      claimed.insert(a.node);
+      continue;
+    }
+    Node copy;
+    copy.op = Op::Mov;
+    copy.shape = g[id].shape;
+    copy.args = {a};
+    copy.colour = g[id].colour;
+    copy.pinned = true;
+    NodeId c = g.add(std::move(copy));
+    g[id].args[0] = Arg{c, View::identity(g[id].shape)};
+    claimed.insert(c);
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace descent::detail

@@ -1,0 +1,106 @@
+// Reference interpreter (see interpreter.hpp). Reductions sum in float64 in increasing index order.
+#include "ref/interpreter.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "descent/errors.hpp"
+#include "util/assert.hpp"
+#include "util/rand_hash.hpp"
+
+namespace descent::detail {
+
+namespace {
+
+void unravel(int64_t l, const Shape& s, int64_t* c) {
+  for (int j = s.rank() - 1; j >= 0; --j) {
+    c[j] = l % s[j];
+    l /= s[j];
+  }
+}
+
+double read(const std::vector<double>& src, const View& v, const int64_t* coord) {
+  int64_t flat = 0;
+  if (!v.address(coord, &flat)) return 0.0;  // zero padding
+  return src[static_cast<size_t>(flat)];
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> reference_values(
+    const IrGraph& g, const std::map<uint32_t, std::vector<double>>& params, const RefOptions& o) {
+  std::vector<std::vector<double>> val(g.size());
+  int64_t coord[kMaxRank];
+  for (NodeId id = 0; id < g.size(); ++id) {
+    const Node& n = g[id];
+    if (!n.alive) continue;
+    int64_t count = n.shape.element_count();
+    std::vector<double>& out = val[id];
+    out.assign(static_cast<size_t>(count), 0.0);
+    switch (info(n.op).kind) {
+      case OpKind::Leaf:
+        for (int64_t l = 0; l < count; ++l) {
+          switch (n.op) {
+            case Op::Input: {
+              auto it = params.find(n.param);
+              if (it == params.end() || static_cast<int64_t>(it->second.size()) != count)
+                throw UsageError(fmt::format("reference: no value for parameter {}", n.param));
+              out = it->second;
+              l = count;
+              break;
+            }
+            case Op::Literal: out[l] = n.literal; break;
+            case Op::Coord: out[l] = static_cast<double>(l); break;
+            case Op::Rand: out[l] = rand_uniform(o.seed, n.uid, static_cast<uint32_t>(l)); break;
+            default: DESCENT_ASSERT(false, "unknown leaf");
+          }
+        }
+        break;
+      case OpKind::Sink:
+      case OpKind::Elementwise:
+        for (int64_t l = 0; l < count; ++l) {
+          unravel(l, n.shape, coord);
+          double x[3] = {0, 0, 0};
+          for (size_t i = 0; i < n.args.size(); ++i) {
+            x[i] = read(val[n.args[i].node], n.args[i].view, coord);
+            if (o.round_to_f32) x[i] = static_cast<float>(x[i]);
+          }
+          out[l] = n.op == Op::Output ? x[0] : eval_elementwise(n.op, x[0], x[1], x[2]);
+        }
+        break;
+      case OpKind::Reduce: {
+        const Arg& a = n.args[0];
+        const Shape& in = a.view.output;
+        int64_t len = in[n.axis];
+        for (int64_t l = 0; l < count; ++l) {
+          unravel(l, n.shape, coord);
+          double acc = n.op == Op::ReduceMax ? -std::numeric_limits<double>::infinity() : 0.0;
+          for (int64_t k = 0; k < len; ++k) {
+            coord[n.axis] = k;
+            double x = read(val[a.node], a.view, coord);
+            if (o.round_to_f32) x = static_cast<float>(x);
+            acc = n.op == Op::ReduceMax ? (x > acc ? x : acc) : acc + x;
+          }
+          out[l] = acc;
+        }
+        break;
+      }
+    }
+    if (o.round_to_f32)
+      for (double& x : out) x = static_cast<float>(x);
+  }
+  return val;
+}
+
+std::map<uint32_t, std::vector<double>> reference_run(
+    const IrGraph& g, const std::map<uint32_t, std::vector<double>>& params, const RefOptions& o) {
+  auto val = reference_values(g, params, o);
+  std::map<uint32_t, std::vector<double>> out;
+  for (NodeId id = 0; id < g.size(); ++id)
+    if (g[id].alive && g[id].op == Op::Output) out[g[id].param] = val[id];
+  return out;
+}
+
+}  // namespace descent::detail

@@ -1,0 +1,225 @@
+// Environment, Parameter, Scope and Graph: the public entry points, implemented over
+// EnvironmentState (device objects) and compile_graph (static schedules).
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "descent/environment.hpp"
+#include "graph/builder.hpp"
+#include "runtime/dot.hpp"
+#include "runtime/state.hpp"
+#include "util/assert.hpp"
+#include "util/flags.hpp"
+#include "util/hash.hpp"
+
+namespace descent {
+
+using detail::CompiledGraph;
+using detail::EnvironmentState;
+using detail::flags;
+
+namespace detail {
+
+ParameterStorage& EnvironmentState::param(uint32_t id, const char* op) {
+  if (id >= params.size()) throw UsageError(fmt::format("{}: unknown parameter id {}", op, id));
+  return params[id];
+}
+
+vk::ComputePipeline& EnvironmentState::pipeline(const codegen::GeneratedKernel& k, const std::string& label) {
+  Hasher h;
+  h.add_string(k.source);
+  h.add(k.push_bytes);
+  auto& slot = pipelines[h.value()];
+  if (!slot) {
+    auto spirv = compiler->compile(k.source, label);
+    slot = std::make_unique<vk::ComputePipeline>(*ctx, spirv, k.push_bytes, label, pipeline_cache.get());
+  }
+  return *slot;
+}
+
+void EnvironmentState::release_graph(CompiledGraph* g) {
+  if (!graphs.erase(g)) return;
+  // The command buffer may still be pending: wait before freeing what it uses.
+  try {
+    transfer->wait_idle();
+  } catch (const Error&) {
+    // A lost device cannot be waited on; freeing is still safe once the device is gone.
+  }
+  if (g->arena.valid()) heap->free(g->arena);
+  g->cb.reset();
+  g->timestamps.reset();
+  g->env = nullptr;
+}
+
+}  // namespace detail
+
+// ---- Parameter ----------------------------------------------------------------------------
+
+const Shape& Parameter::shape() const {
+  if (!env_) throw UsageError("Parameter::shape: empty parameter handle");
+  return env_->param(id_, "Parameter::shape").shape;
+}
+const std::string& Parameter::name() const {
+  if (!env_) throw UsageError("Parameter::name: empty parameter handle");
+  return env_->param(id_, "Parameter::name").name;
+}
+
+// ---- Environment --------------------------------------------------------------------------
+
+Environment::Environment(const EnvironmentOptions& options) : state_(std::make_unique<EnvironmentState>()) {
+  vk::ContextOptions co;
+  co.device_selector = flags().device.empty() ? options.device : flags().device;
+  co.validation = options.validation || flags().validation;
+  co.api_version = flags().api_version;
+  auto& s = *state_;
+  s.ctx = vk::Context::create(co);
+  s.heap = std::make_unique<vk::Heap>(*s.ctx);
+  s.transfer = std::make_unique<vk::Transfer>(*s.ctx);
+  s.compiler = std::make_unique<vk::ShaderCompiler>(s.ctx->info().cache_key);
+  s.pipeline_cache = std::make_unique<vk::PipelineCache>(*s.ctx);
+  s.run_info = s.heap->alloc(256);
+  s.transfer->fill_zero(s.run_info, 0, 256);
+  s.target.cpu = s.ctx->info().is_cpu;
+  s.target.max_groups_x = s.ctx->info().max_workgroup_count[0];
+  s.target.reduce_threads = flags().reduce_threads;
+  if (flags().debug >= 1)
+    std::fprintf(stderr, "descent: device %s (%s)\n", s.ctx->info().name.c_str(), s.ctx->info().type_name.c_str());
+}
+
+Environment::~Environment() {
+  auto& s = *state_;
+  try {
+    s.transfer->wait_idle();
+  } catch (const Error&) {
+  }
+  for (CompiledGraph* g : std::set<CompiledGraph*>(s.graphs)) s.release_graph(g);
+  s.pipelines.clear();
+}
+
+Parameter Environment::static_parameter(const Shape& shape, const std::string& name) {
+  auto& s = *state_;
+  detail::ParameterStorage p;
+  p.shape = shape;
+  p.name = name;
+  uint64_t bytes = std::max<uint64_t>(4, 4 * static_cast<uint64_t>(shape.element_count()));
+  p.alloc = s.heap->alloc(bytes);
+  s.transfer->fill_zero(p.alloc, 0, p.alloc.size);
+  s.params.push_back(std::move(p));
+  return Parameter(state_.get(), static_cast<uint32_t>(s.params.size() - 1));
+}
+
+Parameter Environment::static_parameter_with_data(const Shape& shape, const std::string& name,
+                                                  std::span<const float> data) {
+  Parameter p = static_parameter(shape, name);
+  write_parameter(p, data);
+  return p;
+}
+
+void Environment::check_param(const Parameter& p, const char* op) const {
+  if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
+  if (p.env_ != state_.get())
+    throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment", op, p.name()));
+}
+
+void Environment::write_parameter(const Parameter& p, std::span<const float> data) {
+  check_param(p, "write_parameter");
+  auto& ps = state_->param(p.id(), "write_parameter");
+  if (static_cast<int64_t>(data.size()) != ps.shape.element_count()) {
+    throw ShapeError(fmt::format("write_parameter: parameter '{}' has shape {} ({} elements) but "
+                                 "{} values were given", ps.name, ps.shape.str(),
+                                 ps.shape.element_count(), data.size()));
+  }
+  state_->transfer->upload(ps.alloc, 0, data.data(), data.size() * 4);
+}
+
+void Environment::write_parameter(const Parameter& p, std::initializer_list<float> data) {
+  write_parameter(p, std::span<const float>(data.begin(), data.size()));
+}
+
+std::vector<float> Environment::read_parameter(const Parameter& p) {
+  check_param(p, "read_parameter");
+  auto& ps = state_->param(p.id(), "read_parameter");
+  std::vector<float> out(static_cast<size_t>(ps.shape.element_count()));
+  state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
+  return out;
+}
+
+float Environment::read_parameter_scalar(const Parameter& p) {
+  auto v = read_parameter(p);
+  if (v.size() != 1)
+    throw ShapeError(fmt::format("read_parameter_scalar: parameter '{}' has shape {}, not one element", p.name(), p.shape().str()));
+  return v[0];
+}
+
+Graph Environment::build_graph(const std::function<void(Scope&)>& build) {
+  Scope scope(state_.get());
+  build(scope);
+  Graph g;
+  g.impl_ = detail::compile_graph(*state_, std::move(scope.state().ir));
+  if (!flags().dot_dir.empty()) {
+    static int counter = 0;
+    g.write_dot(fmt::format("{}/graph_{:03d}.dot", flags().dot_dir, counter++));
+  }
+  return g;
+}
+
+void Environment::run(const Graph& graph, uint32_t seed) {
+  if (!graph.impl_) throw UsageError("run: empty Graph (default-constructed or moved from)");
+  if (graph.impl_->env != state_.get())
+    throw UsageError("run: this Graph was built by another Environment, or its Environment is gone");
+  auto& s = *state_;
+  s.transfer->update(s.run_info, 0, &seed, 4);
+  VkCommandBuffer cb = graph.impl_->cb->handle();
+  s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
+}
+
+void Environment::wait_idle() { state_->transfer->wait_idle(); }
+
+std::vector<KernelTiming> Environment::last_timings(const Graph& graph) {
+  std::vector<KernelTiming> out;
+  if (!graph.impl_ || !graph.impl_->timestamps) return out;
+  wait_idle();
+  auto& cg = *graph.impl_;
+  auto ns = cg.timestamps->read_ns(0, static_cast<uint32_t>(cg.kernels.size() + 1));
+  for (size_t k = 0; k < cg.kernels.size(); ++k)
+    out.push_back({cg.kernels[k].label, (ns[k + 1] - ns[k]) * 1e-6});
+  return out;
+}
+
+std::string Environment::device_name() const { return state_->ctx->info().name; }
+bool Environment::device_is_cpu() const { return state_->ctx->info().is_cpu; }
+std::vector<std::string> Environment::validation_messages() const { return state_->ctx->validation_messages(); }
+size_t Environment::submit_count() const { return state_->transfer->submit_count(); }
+
+// ---- Graph --------------------------------------------------------------------------------
+
+Graph::Graph() = default;
+Graph::Graph(Graph&&) noexcept = default;
+Graph& Graph::operator=(Graph&&) noexcept = default;
+Graph::~Graph() = default;
+
+size_t Graph::kernel_count() const { return impl_ ? impl_->kernels.size() : 0; }
+
+std::vector<std::string> Graph::kernel_labels() const {
+  std::vector<std::string> out;
+  if (impl_)
+    for (const auto& k : impl_->kernels) out.push_back(k.label);
+  return out;
+}
+
+std::string Graph::kernel_source(size_t i) const {
+  if (!impl_ || i >= impl_->generated.size())
+    throw UsageError(fmt::format("kernel_source: no kernel {} (graph has {})", i, kernel_count()));
+  return impl_->generated[i].source;
+}
+
+std::string Graph::dot() const { return impl_ ? detail::graph_dot(*impl_) : std::string("digraph G {}\n"); }
+
+void Graph::write_dot(const std::string& path) const {
+  std::ofstream f(path);
+  if (!f) throw Error(fmt::format("write_dot: cannot open '{}' for writing", path));
+  f << dot();
+}
+
+}  // namespace descent

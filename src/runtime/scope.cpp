@@ -1,0 +1,83 @@
+// Scope: parameter reads and writes, literals, coordinates and random numbers for a graph being
+// built. Array ops themselves live in src/graph/builder.cpp.
+#include <fmt/format.h>
+
+#include "descent/environment.hpp"
+#include "graph/builder.hpp"
+#include "runtime/state.hpp"
+
+namespace descent {
+
+using detail::ArrayAccess;
+using detail::NodeId;
+using detail::Op;
+using detail::View;
+
+Scope::Scope(detail::EnvironmentState* env) : state_(std::make_unique<detail::ScopeState>(env)) {
+  state_->owner = this;
+}
+Scope::~Scope() = default;
+
+namespace {
+const detail::ParameterStorage& param_of(detail::ScopeState& s, const Parameter& p, const char* op) {
+  if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
+  return s.env->param(p.id(), op);
+}
+}  // namespace
+
+Array Scope::parameter_value(const Parameter& p) {
+  auto& s = *state_;
+  const auto& ps = param_of(s, p, "parameter_value");
+  auto it = s.param_value.find(p.id());
+  if (it != s.param_value.end()) return ArrayAccess::make(this, it->second);
+  detail::Node n;
+  n.op = Op::Input;
+  n.shape = ps.shape;
+  n.param = p.id();
+  n.colour = s.colour;
+  NodeId id = s.ir.add(std::move(n));
+  s.param_value[p.id()] = id;
+  return ArrayAccess::make(this, id);
+}
+
+void Scope::write_parameter_value(const Parameter& p, const Array& value) {
+  auto& s = *state_;
+  const auto& ps = param_of(s, p, "write_parameter_value");
+  if (ArrayAccess::scope(value) != this)
+    throw UsageError("write_parameter_value: the value was recorded in another scope");
+  NodeId v = ArrayAccess::node(value);
+  if (s.shape(v) != ps.shape) {
+    throw ShapeError(fmt::format("write_parameter_value: parameter '{}' has shape {} but the value "
+                                 "has shape {}", ps.name, ps.shape.str(), s.shape(v).str()));
+  }
+  auto old = s.param_output.find(p.id());
+  if (old != s.param_output.end()) s.ir[old->second].alive = false;  // the last write wins
+  NodeId out = s.add(Op::Output, ps.shape, {detail::Arg{v, View::identity(ps.shape)}});
+  s.ir[out].param = p.id();
+  s.param_output[p.id()] = out;
+  s.param_value[p.id()] = v;
+}
+
+Array Scope::literal(float value) { return ArrayAccess::make(this, state_->literal(value)); }
+
+Array Scope::coord(int64_t n) {
+  if (n < 1) throw ShapeError(fmt::format("coord: length {} must be >= 1", n));
+  NodeId id = state_->add(Op::Coord, Shape{n}, {});
+  return ArrayAccess::make(this, id);
+}
+
+Array Scope::coord(const Shape& shape, int axis) {
+  int ax = shape.axis(axis, "coord");
+  Array c = coord(shape[ax]);
+  std::vector<int64_t> dims(static_cast<size_t>(shape.rank()), 1);
+  dims[static_cast<size_t>(ax)] = shape[ax];
+  return c.reshape(Shape(dims)).broadcast(shape);
+}
+
+Array Scope::rand(const Shape& shape) {
+  NodeId id = state_->add(Op::Rand, shape, {});
+  state_->ir[id].uid = state_->next_rand_uid++;
+  return ArrayAccess::make(this, id);
+}
+
+}  // namespace descent

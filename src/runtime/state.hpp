@@ -1,0 +1,85 @@
+// EnvironmentState and CompiledGraph: what lives behind Environment and Graph. The runtime owns
+// the device objects (through src/vulkan) and turns KernelSpecs into a recorded static schedule.
+#pragma once
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "codegen/generate.hpp"
+#include "descent/environment.hpp"
+#include "fuse/kernel_spec.hpp"
+#include "graph/ir.hpp"
+#include "vulkan/commands.hpp"
+#include "vulkan/context.hpp"
+#include "vulkan/heap.hpp"
+#include "vulkan/pipeline.hpp"
+#include "vulkan/shader_compiler.hpp"
+#include "vulkan/timestamps.hpp"
+#include "vulkan/transfer.hpp"
+
+namespace descent::detail {
+
+struct ParameterStorage {
+  Shape shape;
+  std::string name;
+  vk::Allocation alloc;
+};
+
+struct CompiledGraph;
+
+struct EnvironmentState {
+  std::unique_ptr<vk::Context> ctx;
+  std::unique_ptr<vk::Heap> heap;
+  std::unique_ptr<vk::Transfer> transfer;
+  std::unique_ptr<vk::ShaderCompiler> compiler;
+  std::unique_ptr<vk::PipelineCache> pipeline_cache;
+  std::unordered_map<uint64_t, std::unique_ptr<vk::ComputePipeline>> pipelines;  // by source hash
+  std::vector<ParameterStorage> params;
+  vk::Allocation run_info;  // 256 bytes: the run seed, written before each run in the same submit
+  std::set<CompiledGraph*> graphs;
+  codegen::Target target;
+
+  ParameterStorage& param(uint32_t id, const char* op);
+  vk::ComputePipeline& pipeline(const codegen::GeneratedKernel& k, const std::string& label);
+  void release_graph(CompiledGraph* g);
+};
+
+/// Where a value lives on the device: a parameter's buffer or a range of the graph's arena.
+struct Storage {
+  bool is_param = false;
+  uint32_t param = 0;
+  uint64_t offset = 0;  // arena offset (temporaries)
+  uint64_t bytes = 0;
+};
+
+struct CompiledGraph {
+  EnvironmentState* env = nullptr;
+  IrGraph built;  // as recorded by the Scope (the reference interpreter runs this)
+  IrGraph ir;     // after the passes
+  std::vector<KernelSpec> kernels;
+  std::vector<codegen::GeneratedKernel> generated;
+  std::vector<vk::ComputePipeline*> pipelines;
+  std::unordered_map<NodeId, Storage> storage;
+  vk::Allocation arena;
+  std::vector<std::vector<uint64_t>> push;  // per kernel: run info, inputs, outputs addresses
+  std::unique_ptr<vk::CommandBuffer> cb;
+  std::unique_ptr<vk::TimestampPool> timestamps;
+  size_t barrier_count = 0;
+
+  ~CompiledGraph();
+};
+
+/// Library-internal access to a Graph's compiled form (tests and tools use it too).
+struct GraphAccess {
+  static const CompiledGraph& get(const Graph& g) {
+    if (!g.impl_) throw UsageError("empty Graph");
+    return *g.impl_;
+  }
+};
+
+/// Compiles the scope's IR: passes, fusion, codegen, pipelines, memory plan, recording.
+std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph built);
+
+}  // namespace descent::detail

@@ -1,0 +1,75 @@
+// T1 for reductions: sum and max over every axis of edge shapes, through views, with fused
+// prologues, against the float64 reference (class D for sums, exact for max).
+#include <cmath>
+
+#include "support/harness.hpp"
+
+namespace descent::testing {
+namespace {
+
+std::vector<double> abs_sums(const Input& in, int axis) {
+  // sum |x| along `axis` of a dense input, per output element.
+  auto d = in.shape.dims();
+  int64_t outer = 1, len = d[axis], inner = 1;
+  for (int j = 0; j < axis; ++j) outer *= d[j];
+  for (size_t j = axis + 1; j < d.size(); ++j) inner *= d[j];
+  std::vector<double> s(static_cast<size_t>(outer * inner), 0.0);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < len; ++k)
+      for (int64_t i = 0; i < inner; ++i) s[o * inner + i] += std::fabs(in.values[(o * len + k) * inner + i]);
+  return s;
+}
+
+TEST(Reduce, SumAndMaxEveryAxis) {
+  const Shape shapes[] = {Shape{1}, Shape{7}, Shape{33, 3}, Shape{3, 129}, Shape{2, 65, 5}, Shape{1000}};
+  uint32_t salt = 100;
+  for (const Shape& s : shapes) {
+    for (int axis = 0; axis < s.rank(); ++axis) {
+      Input in{s, random_values(s.element_count(), salt++)};
+      CheckOptions o;
+      o.tolerance = Tolerance::kReduction;
+      o.reduction_length = s[axis];
+      o.abs_sum = abs_sums(in, axis);
+      o.expected_kernels = s[axis] == 1 ? 1 : 1;
+      check_op("reduce_sum", {in}, [&](Scope&, auto& x) { return x[0].reduce_sum(axis, true); }, o);
+      CheckOptions m;
+      m.tolerance = Tolerance::kExact;
+      check_op("reduce_max", {in}, [&](Scope&, auto& x) { return x[0].reduce_max(axis); }, m);
+    }
+  }
+}
+
+TEST(Reduce, FusedPrologueIsOneKernel) {
+  Input in{Shape{64, 100}, random_values(6400, 5)};
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = 100;
+  std::vector<double> s(64, 0.0);
+  for (int r = 0; r < 64; ++r)
+    for (int k = 0; k < 100; ++k) s[r] += in.values[r * 100 + k] * in.values[r * 100 + k] + 1.0;
+  o.abs_sum = s;
+  o.expected_kernels = 1;
+  check_op("sum(x*x+1)", {in}, [](Scope&, auto& x) { return (x[0] * x[0] + 1.0f).reduce_sum(-1); }, o);
+}
+
+TEST(Reduce, ThroughTransposeAndMultiAxis) {
+  Input in{Shape{6, 10, 4}, random_values(240, 11)};
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = 60;
+  std::vector<double> s(4, 0.0);
+  for (int i = 0; i < 240; ++i) s[i % 4] += std::fabs(in.values[i]);
+  o.abs_sum = s;
+  check_op("sum(axes 0,1)", {in}, [](Scope&, auto& x) { return x[0].reduce_sum({0, 1}); }, o);
+  CheckOptions m;
+  check_op("max(transpose)", {in}, [](Scope&, auto& x) { return x[0].transpose().reduce_max(1); }, m);
+}
+
+TEST(Reduce, SpecialValues) {
+  Input in{Shape{6, 18}, special_values(108)};
+  CheckOptions m;
+  check_op("reduce_max special", {in}, [](Scope&, auto& x) { return x[0].reduce_max(1); }, m);
+}
+
+}  // namespace
+}  // namespace descent::testing
