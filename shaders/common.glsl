@@ -37,3 +37,11 @@ float descent_rand(uint seed, uint uid, uint index) {
   uint h = descent_hash(descent_hash(descent_hash(seed) ^ (uid * 0x9e3779b9u)) ^ index);
   return float(h >> 8) * (1.0 / 16777216.0);
 }
+
+// Running maximum for reductions: order-independent for every non-NaN input (it is commutative and
+// associative, +0 beats -0), so any summation tree gives the same bits; NaN inputs are skipped.
+// Must match reduce_max_step in src/ref/interpreter.cpp.
+float descent_max(float acc, float v) {
+  if (v == acc) return uintBitsToFloat(floatBitsToUint(acc) & floatBitsToUint(v));
+  return v > acc ? v : acc;
+}

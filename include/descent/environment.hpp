@@ -141,6 +141,7 @@ class Environment {
 
  private:
   void check_param(const Parameter& p, const char* op) const;
+  void print_timings(const Graph& graph);
   std::unique_ptr<detail::EnvironmentState> state_;
 };
 

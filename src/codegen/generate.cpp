@@ -27,7 +27,7 @@ namespace {
 std::string float_literal(float v) {
   uint32_t bits;
   std::memcpy(&bits, &v, 4);
-  if (v == static_cast<float>(static_cast<int>(v)) && std::abs(v) < 1e6f && !(v == 0 && std::signbit(v)))
+  if (std::isfinite(v) && std::fabs(v) < 1e6f && v == std::floor(v) && !(v == 0 && std::signbit(v)))
     return fmt::format("{}.0", static_cast<int>(v));
   return fmt::format("uintBitsToFloat(0x{:08x}u)", bits);  // exact, whatever the value
 }
@@ -35,7 +35,10 @@ std::string float_literal(float v) {
 /// Emits the body instructions of one kernel at linear index variable `l`.
 class BodyWriter {
  public:
-  BodyWriter(GlslWriter& w, const KernelSpec& k, std::string l) : w_(w), k_(k), l_(std::move(l)) {}
+  /// `lane` >= 0: one of four lanes of a vec4 step; identity loads then come from the preloaded
+  /// `vin<K>` vectors and every name gets a `_<lane>` suffix.
+  BodyWriter(GlslWriter& w, const KernelSpec& k, std::string l, int lane = -1)
+      : w_(w), k_(k), l_(std::move(l)), lane_(lane), sfx_(lane >= 0 ? fmt::format("_{}", lane) : "") {}
 
   void emit_all() {
     for (size_t i = 0; i < k_.body.size(); ++i) emit(static_cast<int>(i));
@@ -50,7 +53,7 @@ class BodyWriter {
     std::string e = l_;
     if (ds[j] != 1) e = fmt::format("({} / {})", e, ds[j]);
     if (j > 0) e = fmt::format("({} % {})", e, s[j]);
-    std::string name = fmt::format("c{}_{}", shape_id(s), j);
+    std::string name = fmt::format("c{}_{}{}", shape_id(s), j, sfx_);
     w_.line("int {} = {};", name, e);
     coords_[key] = name;
     return name;
@@ -82,7 +85,7 @@ class BodyWriter {
       for (int j = 0; j < v.output.rank(); ++j)
         if (v.map[j].input_axis == i && v.output[j] != 1) c += fmt::format(" + {} * {}", coord(v.output, j), v.map[j].step);
       if (v.needs_bounds(i)) {
-        std::string name = fmt::format("p{}", pad_count_++);
+        std::string name = fmt::format("p{}{}", pad_count_++, sfx_);
         w_.line("int {} = {};", name, c);
         if (v.pad[i] == PadMode::kZero)
           *cond += fmt::format("{}uint({}) < {}u", cond->empty() ? "" : " && ", name, v.input[i]);
@@ -101,7 +104,10 @@ class BodyWriter {
     std::string value;
     switch (in.kind) {
       case Instr::Kind::Load:
-        value = fmt::format("pc.in{}.v[{}]", in.input, index(in.view, &cond));
+        if (lane_ >= 0 && in.view.is_identity())
+          value = fmt::format("vin{}[{}]", in.input, lane_);
+        else
+          value = fmt::format("pc.in{}.v[{}]", in.input, index(in.view, &cond));
         break;
       case Instr::Kind::Literal:
         if (in.view.any_bounds()) index(in.view, &cond);
@@ -124,7 +130,7 @@ class BodyWriter {
             // Only single letters are operands; identifiers such as "abs" or "descent_tanh" are not.
             bool ident = (p > 0 && word(t[p - 1])) || (p + 1 < t.size() && word(t[p + 1]));
             if (!ident && operand >= 0) {
-              r += fmt::format("t{}", operand);
+              r += fmt::format("t{}{}", operand, sfx_);
               continue;
             }
           }
@@ -135,21 +141,31 @@ class BodyWriter {
       }
     }
     if (!cond.empty()) value = fmt::format("(({}) ? {} : 0.0)", cond, value);
-    w_.line("precise float t{} = {};", i, value);
+    w_.line("precise float t{}{} = {};", i, sfx_, value);
   }
 
   GlslWriter& w_;
   const KernelSpec& k_;
   std::string l_;
+  int lane_;
+  std::string sfx_;
   std::map<std::pair<std::string, int>, std::string> coords_;
   std::vector<std::string> shapes_;
   int pad_count_ = 0;
 };
 
-void header(GlslWriter& w, const KernelSpec& k, int local_size) {
+void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false) {
   w.line("#version 460");
+  // Float controls where the device offers them: keep denormals, NaN, Inf and -0 exact, so the
+  // driver may not flush or rewrite selects into NaN-ignoring min/max (the reference assumes IEEE).
+  if (t.denorm_preserve || t.nan_preserve) w.line("#extension GL_EXT_spirv_intrinsics : require");
+  if (t.denorm_preserve)
+    w.line("spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = [4464], 4459, 32);");
+  if (t.nan_preserve)
+    w.line("spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = [4466], 4461, 32);");
   w.line("#extension GL_EXT_buffer_reference : require");
   w.line("#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require");
+  if (subgroup) w.line("#extension GL_KHR_shader_subgroup_shuffle : require");
   w.line("// descent kernel: {}", k.label);
   w.raw(std::string(detail::embedded_shader("common.glsl")));
   w.line("layout(local_size_x = {}) in;", local_size);
@@ -169,46 +185,83 @@ GeneratedKernel elementwise(const KernelSpec& k, const Target& t) {
   const int local = 64;
   GeneratedKernel g;
   g.groups_x = groups_for(k.count, local, t.max_groups_x);
-  header(w, k, local);
+  header(w, k, t, local);
   w.open("void main()");
-  w.open(fmt::format("for (int l = int(gl_GlobalInvocationID.x); l < {}; l += {})", k.count,
-                     int64_t{g.groups_x} * local));
-  BodyWriter(w, k, "l").emit_all();
-  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
-  w.close();
+  if (k.count % 4 == 0) {
+    // Four consecutive elements per step: identity loads and all stores move as vec4 (16-byte
+    // aligned: every buffer starts 256-byte aligned). Each lane computes exactly what the scalar
+    // kernel computes, so results are bit-identical to it.
+    int64_t steps = k.count / 4;
+    g.groups_x = groups_for(steps, local, t.max_groups_x);
+    w.open(fmt::format("for (int l4 = int(gl_GlobalInvocationID.x); l4 < {}; l4 += {})", steps,
+                       int64_t{g.groups_x} * local));
+    std::vector<bool> vec_in(k.inputs.size(), false);
+    for (const Instr& in : k.body)
+      if (in.kind == Instr::Kind::Load && in.view.is_identity()) vec_in[in.input] = true;
+    for (size_t b = 0; b < vec_in.size(); ++b)
+      if (vec_in[b]) w.line("vec4 vin{0} = DescentIn4(uint64_t(pc.in{0})).v[l4];", b);
+    for (int lane = 0; lane < 4; ++lane) {
+      w.line("int l_{} = l4 * 4 + {};", lane, lane);
+      BodyWriter(w, k, fmt::format("l_{}", lane), lane).emit_all();
+    }
+    for (size_t o = 0; o < k.outputs.size(); ++o) {
+      int r = k.outputs[o].first;
+      w.line("DescentOut4(uint64_t(pc.out{0})).v[l4] = vec4(t{1}_0, t{1}_1, t{1}_2, t{1}_3);", o, r);
+    }
+    w.close();
+  } else {
+    w.open(fmt::format("for (int l = int(gl_GlobalInvocationID.x); l < {}; l += {})", k.count,
+                       int64_t{g.groups_x} * local));
+    BodyWriter(w, k, "l").emit_all();
+    for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+    w.close();
+  }
   w.close();
   g.source = w.str();
   return g;
 }
 
-/// Threads that cooperate on one reduced row: 1 on CPUs and for strided (column) reductions,
-/// otherwise a power of two that gives each thread about 8 elements, at most 256.
+/// Threads that cooperate on one reduced row: 1 on CPUs and for strided (column) reductions
+/// (adjacent threads then read adjacent columns); otherwise a power of two giving each thread
+/// about 8 vec4 steps, at most 256.
 int reduce_threads(const KernelSpec& k, int64_t inner, const Target& t) {
-  if (t.reduce_threads > 0) return t.reduce_threads;
+  if (t.reduce_threads > 0) {  // forced (tests, tuning): rounded down to a power of two <= 256
+    int th = 1;
+    while (th * 2 <= std::min(t.reduce_threads, 256)) th *= 2;
+    return th;
+  }
   if (t.cpu || inner != 1) return 1;
-  int64_t len = k.reduce_input[k.axis];
+  int64_t steps = k.reduce_input[k.axis] / (k.reduce_input[k.axis] % 4 == 0 ? 4 : 1);
   int th = 1;
-  while (th < 256 && th * 8 < len) th *= 2;
+  while (th < 256 && th * 8 < steps) th *= 2;
   return th;
 }
 
+/// One reduced row per `th` threads. Summation order is fixed by (length, th, subgroup size):
+/// thread tr accumulates its elements in increasing order (four lanes per vec4 step, lane order),
+/// then a butterfly of subgroupShuffleXor steps combines threads within a subgroup (every lane
+/// ends with the same bits, as a + b == b + a), then thread 0 of the row adds the subgroup results
+/// in increasing order. No atomics; nothing depends on scheduling.
 GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
   const Shape& s = k.reduce_input;
   int64_t len = s[k.axis], inner = 1;
   for (int j = k.axis + 1; j < s.rank(); ++j) inner *= s[j];
   int th = reduce_threads(k, inner, t);
-  int local = std::max(64, th);
-  int rows = local / th;  // outputs per workgroup (per grid-stride step)
+  int sg = std::max(1, std::min<int>(th, static_cast<int>(t.subgroup_size)));  // shuffle width
+  if (t.subgroup_size == 0) sg = 1;
+  int local = th > 1 ? std::max(128, th) : 64;
+  int rows = local / th;  // outputs per workgroup per grid-stride step
+  bool vec = th > 1 && inner == 1 && len % 4 == 0;
   bool is_max = k.reduce_op == detail::Op::ReduceMax;
   std::string init = is_max ? "uintBitsToFloat(0xff800000u)" : "0.0";  // -inf for max
   auto combine = [&](const std::string& acc, const std::string& v) {
-    return is_max ? fmt::format("({1} > {0} ? {1} : {0})", acc, v) : fmt::format("{} + {}", acc, v);
+    return is_max ? fmt::format("descent_max({}, {})", acc, v) : fmt::format("{} + {}", acc, v);
   };
   GeneratedKernel g;
   g.groups_x = groups_for(k.count, rows, t.max_groups_x);
   GlslWriter w;
-  header(w, k, local);
-  if (th > 1) w.line("shared float partial[{}];", local);
+  header(w, k, t, local, sg > 1);
+  if (th > sg) w.line("shared float partial[{}];", local / sg);
   w.open("void main()");
   w.line("int lid = int(gl_LocalInvocationID.x);");
   w.open(fmt::format("for (int m0 = int(gl_WorkGroupID.x) * {}; m0 < {}; m0 += {})", rows, k.count,
@@ -217,31 +270,46 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
   w.line("int tr = lid % {};", th);
   w.line("precise float acc = {};", init);
   w.open(fmt::format("if (m < {})", k.count));
-  w.line("int outer = m / {};", inner);
-  w.line("int inner = m % {};", inner);
-  // Fixed order: thread tr sums elements tr, tr+th, tr+2th, ... in increasing order.
-  w.open(fmt::format("for (int r = tr; r < {}; r += {})", len, th));
-  w.line("int l = (outer * {} + r) * {} + inner;", len, inner);
-  BodyWriter(w, k, "l").emit_all();
-  w.line("acc = {};", combine("acc", fmt::format("t{}", k.value)));
-  w.close();
-  w.close();
-  if (th > 1) {
-    // Fixed pairwise tree over the th partial results of a row (deterministic order).
-    w.line("partial[lid] = acc;");
-    w.line("barrier();");
-    for (int step = th / 2; step >= 1; step /= 2) {
-      w.open(fmt::format("if (tr < {})", step));
-      w.line("precise float other = partial[lid + {}];", step);
-      w.line("precise float mine = partial[lid];");
-      w.line("partial[lid] = {};", combine("mine", "other"));
-      w.close();
-      w.line("barrier();");
+  if (vec) {
+    std::vector<bool> vec_in(k.inputs.size(), false);
+    for (const Instr& in : k.body)
+      if (in.kind == Instr::Kind::Load && in.view.is_identity()) vec_in[in.input] = true;
+    w.open(fmt::format("for (int r4 = tr; r4 < {}; r4 += {})", len / 4, th));
+    w.line("int l4 = m * {} + r4;", len / 4);
+    for (size_t b = 0; b < vec_in.size(); ++b)
+      if (vec_in[b]) w.line("vec4 vin{0} = DescentIn4(uint64_t(pc.in{0})).v[l4];", b);
+    for (int lane = 0; lane < 4; ++lane) {
+      w.line("int l_{} = l4 * 4 + {};", lane, lane);
+      BodyWriter(w, k, fmt::format("l_{}", lane), lane).emit_all();
+      w.line("acc = {};", combine("acc", fmt::format("t{}_{}", k.value, lane)));
     }
-    w.line("if (tr == 0 && m < {}) pc.out0.v[m] = partial[lid];", k.count);
+    w.close();
+  } else {
+    w.line("int outer = m / {};", inner);
+    w.line("int inner = m % {};", inner);
+    w.open(fmt::format("for (int r = tr; r < {}; r += {})", len, th));
+    w.line("int l = (outer * {} + r) * {} + inner;", len, inner);
+    BodyWriter(w, k, "l").emit_all();
+    w.line("acc = {};", combine("acc", fmt::format("t{}", k.value)));
+    w.close();
+  }
+  w.close();
+  for (int step = 1; step < sg; step *= 2) {
+    w.line("precise float o{0} = subgroupShuffleXor(acc, {0}u);", step);
+    w.line("acc = {};", combine("acc", fmt::format("o{}", step)));
+  }
+  if (th > sg) {
+    // Subgroup results of this row, added by its first thread in increasing order.
+    w.line("if (lid % {} == 0) partial[lid / {}] = acc;", sg, sg);
+    w.line("barrier();");
+    w.open(fmt::format("if (tr == 0 && m < {})", k.count));
+    w.line("precise float r = partial[lid / {}];", sg);
+    for (int i = 1; i < th / sg; ++i) w.line("r = {};", combine("r", fmt::format("partial[lid / {} + {}]", sg, i)));
+    w.line("pc.out0.v[m] = r;");
+    w.close();
     w.line("barrier();");
   } else {
-    w.line("if (m < {}) pc.out0.v[m] = acc;", k.count);
+    w.line("if (tr == 0 && m < {}) pc.out0.v[m] = acc;", k.count);
   }
   w.close();
   w.close();

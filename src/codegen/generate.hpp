@@ -12,6 +12,9 @@ namespace descent::codegen {
 struct Target {
   bool cpu = false;                 // lavapipe & co: serial reductions win
   uint32_t max_groups_x = 65535;    // maxComputeWorkGroupCount[0]
+  bool denorm_preserve = false;     // request SPIR-V DenormPreserve (float32) in every kernel
+  bool nan_preserve = false;        // request SignedZeroInfNanPreserve (float32)
+  uint32_t subgroup_size = 0;       // 0: no subgroup shuffles (reductions use shared memory only)
   int reduce_threads = 0;           // >0: force threads per reduced row (DESCENT_REDUCE_THREADS)
 };
 

@@ -1,5 +1,5 @@
 // Fusion (see cluster.hpp). Three steps: candidate search over producers (`try_join_producer`),
-// the legality test (`can_join`), and emission of KernelSpecs (kernel_emit.cpp).
+// the legality tests (`can_join`, `try_merge`: no cycle between kernels), and emission (emit.cpp).
 #include "fuse/cluster.hpp"
 
 #include <algorithm>
@@ -111,6 +111,8 @@ class Fuser {
     Cluster& a = clusters_[ai];
     Cluster& b = clusters_[bi];
     if (through_outside(a, b) || through_outside(b, a)) return false;
+    // Kernel-level paths too: a -> other kernel(s) -> b (or back) would make the merge a cycle.
+    if (reaches(ai, bi, bi) || reaches(bi, ai, ai)) return false;
     std::vector<NodeId> all = a.members;
     all.insert(all.end(), b.members.begin(), b.members.end());
     if (bindings(all) > opt_.max_bindings) return false;
@@ -123,6 +125,31 @@ class Fuser {
     b.members.clear();
     b.absorbed = true;
     return true;
+  }
+
+  /// True if kernel `to` is reachable from kernel `from` along node edges between kernels,
+  /// ignoring direct edges from `from` into `skip_direct` (-1: none ignored).
+  bool reaches(int from, int to, int skip_direct) const {
+    std::vector<uint8_t> seen(clusters_.size(), 0);
+    std::vector<int> stack;
+    auto push_succ = [&](int c, bool first) {
+      for (NodeId m : clusters_[c].members)
+        for (NodeId u : users_[m]) {
+          int x = cluster_of_[u];
+          if (x < 0 || x == c || seen[x]) continue;
+          if (first && x == skip_direct) continue;
+          seen[x] = 1;
+          stack.push_back(x);
+        }
+    };
+    push_succ(from, true);
+    while (!stack.empty()) {
+      int c = stack.back();
+      stack.pop_back();
+      if (c == to) return true;
+      push_succ(c, false);
+    }
+    return false;
   }
 
   bool through_outside(const Cluster& from, const Cluster& to) const {
@@ -144,6 +171,9 @@ class Fuser {
         continue;
       }
       if (anc_[a.node].intersects(cl.bits)) return false;
+      // The argument's kernel must not depend on this cluster through other kernels either.
+      int x = cluster_of_[a.node];
+      if (x >= 0 && x != c && reaches(c, x, -1)) return false;
     }
     std::vector<NodeId> m = cl.members;
     m.push_back(id);

@@ -41,8 +41,6 @@ NodeId ScopeState::copy(NodeId src) {
   return id;
 }
 
-View ScopeState::view_of(NodeId src) const { return View::identity(shape(src)); }
-
 NodeId ScopeState::elementwise(Op op, const std::vector<NodeId>& operands, const char* name) {
   Shape out = shape(operands[0]);
   for (size_t i = 1; i < operands.size(); ++i) {

@@ -30,8 +30,6 @@ struct ScopeState {
   NodeId copy(NodeId src);
   NodeId elementwise(Op op, const std::vector<NodeId>& operands, const char* name);
   NodeId reduce(Op op, NodeId src, int axis, const char* name);
-  /// Current view of `src` as seen by a new consumer: identity, or the folded view of a Mov.
-  View view_of(NodeId src) const;
 };
 
 /// Access to Array internals for the library (not part of the public API).

@@ -21,6 +21,12 @@ void unravel(int64_t l, const Shape& s, int64_t* c) {
   }
 }
 
+/// Same rule as descent_max in shaders/common.glsl: +0 beats -0, NaN is skipped.
+double reduce_max_step(double acc, double x) {
+  if (x == acc) return (acc == 0.0 && !(std::signbit(acc) && std::signbit(x))) ? 0.0 : acc;
+  return x > acc ? x : acc;
+}
+
 double read(const std::vector<double>& src, const View& v, const int64_t* coord) {
   int64_t flat = 0;
   if (!v.address(coord, &flat)) return 0.0;  // zero padding
@@ -81,7 +87,7 @@ std::vector<std::vector<double>> reference_values(
             coord[n.axis] = k;
             double x = read(val[a.node], a.view, coord);
             if (o.round_to_f32) x = static_cast<float>(x);
-            acc = n.op == Op::ReduceMax ? (x > acc ? x : acc) : acc + x;
+            acc = n.op == Op::ReduceMax ? reduce_max_step(acc, x) : acc + x;
           }
           out[l] = acc;
         }

@@ -2,6 +2,7 @@
 // EnvironmentState (device objects) and compile_graph (static schedules).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -27,10 +28,7 @@ ParameterStorage& EnvironmentState::param(uint32_t id, const char* op) {
 }
 
 vk::ComputePipeline& EnvironmentState::pipeline(const codegen::GeneratedKernel& k, const std::string& label) {
-  Hasher h;
-  h.add_string(k.source);
-  h.add(k.push_bytes);
-  auto& slot = pipelines[h.value()];
+  auto& slot = pipelines[k.source];  // keyed by the whole source: no hash collisions possible
   if (!slot) {
     auto spirv = compiler->compile(k.source, label);
     slot = std::make_unique<vk::ComputePipeline>(*ctx, spirv, k.push_bytes, label, pipeline_cache.get());
@@ -83,6 +81,9 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.cpu = s.ctx->info().is_cpu;
   s.target.max_groups_x = s.ctx->info().max_workgroup_count[0];
   s.target.reduce_threads = flags().reduce_threads;
+  s.target.subgroup_size = s.ctx->info().subgroup_size;
+  s.target.denorm_preserve = s.ctx->info().denorm_preserve_f32;
+  s.target.nan_preserve = s.ctx->info().signed_zero_inf_nan_preserve_f32;
   if (flags().debug >= 1)
     std::fprintf(stderr, "descent: device %s (%s)\n", s.ctx->info().name.c_str(), s.ctx->info().type_name.c_str());
 }
@@ -172,6 +173,21 @@ void Environment::run(const Graph& graph, uint32_t seed) {
   s.transfer->update(s.run_info, 0, &seed, 4);
   VkCommandBuffer cb = graph.impl_->cb->handle();
   s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
+  if (flags().debug >= 2 && graph.impl_->timestamps) print_timings(graph);
+}
+
+void Environment::print_timings(const Graph& graph) {
+  // DESCENT_DEBUG=2: wait for the run and print its GPU time and the five slowest kernels.
+  auto t = last_timings(graph);
+  double total = 0;
+  for (const auto& k : t) total += k.ms;
+  std::vector<size_t> order(t.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t[a].ms > t[b].ms; });
+  std::fprintf(stderr, "descent: run: %zu kernels, %.3f ms GPU\n", t.size(), total);
+  for (size_t i = 0; i < order.size() && i < 5; ++i)
+    std::fprintf(stderr, "  %.3f ms (%4.1f%%) %s\n", t[order[i]].ms,
+                 total > 0 ? 100.0 * t[order[i]].ms / total : 0.0, t[order[i]].label.c_str());
 }
 
 void Environment::wait_idle() { state_->transfer->wait_idle(); }

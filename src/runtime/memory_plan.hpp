@@ -15,7 +15,7 @@ struct MemoryPlan {
   uint64_t arena_bytes = 0;
 };
 
-/// May append copy kernels to `kernels`. `param_bytes(p)` gives a parameter's size.
+/// May append copy kernels to `kernels` (parameter writes that cannot happen in place).
 MemoryPlan plan_memory(const IrGraph& g, std::vector<KernelSpec>& kernels);
 
 }  // namespace descent::detail

@@ -35,7 +35,7 @@ struct EnvironmentState {
   std::unique_ptr<vk::Transfer> transfer;
   std::unique_ptr<vk::ShaderCompiler> compiler;
   std::unique_ptr<vk::PipelineCache> pipeline_cache;
-  std::unordered_map<uint64_t, std::unique_ptr<vk::ComputePipeline>> pipelines;  // by source hash
+  std::unordered_map<std::string, std::unique_ptr<vk::ComputePipeline>> pipelines;  // by GLSL source
   std::vector<ParameterStorage> params;
   vk::Allocation run_info;  // 256 bytes: the run seed, written before each run in the same submit
   std::set<CompiledGraph*> graphs;

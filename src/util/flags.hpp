@@ -12,7 +12,7 @@ struct Flags {
   std::string device;             // DESCENT_DEVICE=<index|name part>
   std::string api_version;        // DESCENT_VULKAN_API=1.2|1.3 (override the requested API)
   std::string dot_dir;            // DESCENT_DOT=<dir>: write a .dot per compiled graph
-  std::string dump_dir;           // DESCENT_DUMP=<dir>: write GLSL of failing/all kernels
+  std::string dump_dir;           // DESCENT_DUMP=<dir>: write the GLSL of kernels that fail to compile
   std::string cache_dir;          // DESCENT_CACHE_DIR=<dir> (default: $XDG_CACHE_HOME/descent)
   bool no_disk_cache = false;     // DESCENT_NO_DISK_CACHE=1
   int reduce_threads = 0;         // DESCENT_REDUCE_THREADS=n: override threads per reduced row

@@ -26,7 +26,8 @@ const char* result_name(VkResult result);
 
 /// Usage: VK_CHECK(vkCreateFence(device, &info, nullptr, &fence));
 /// Anything but VK_SUCCESS throws; calls that legitimately return VK_TIMEOUT/VK_NOT_READY
-/// (fence and semaphore polls) inspect their result by hand instead.
+/// (fence polls) inspect their result by hand first; such a captured result is named
+/// `<call>_result` so that the message still names the call.
 #define VK_CHECK(call)                                                            \
   do {                                                                            \
     VkResult descent_vk_result_ = (call);                                         \

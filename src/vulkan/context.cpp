@@ -147,12 +147,14 @@ void Context::create_instance(const ContextOptions& options) {
   info.ppEnabledLayerNames = layers.data();
   info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
   info.ppEnabledExtensionNames = extensions.data();
-  VkResult r = vkCreateInstance(&info, nullptr, &instance_);
-  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED) {
+  VkResult vkCreateInstance_result = vkCreateInstance(&info, nullptr, &instance_);
+  if (vkCreateInstance_result == VK_ERROR_INCOMPATIBLE_DRIVER ||
+      vkCreateInstance_result == VK_ERROR_INITIALIZATION_FAILED) {  // no driver at all
     instance_ = VK_NULL_HANDLE;
-    throw DeviceError(fmt::format("{} (vkCreateInstance returned {})", kNoDevice, result_name(r)));
+    throw DeviceError(fmt::format("{} (vkCreateInstance returned {})", kNoDevice,
+                                  result_name(vkCreateInstance_result)));
   }
-  VK_CHECK(r);
+  VK_CHECK(vkCreateInstance_result);
 
   if (debug_utils) {
     auto load = [&](const char* name) { return vkGetInstanceProcAddr(instance_, name); };
@@ -177,10 +179,8 @@ void Context::create_instance(const ContextOptions& options) {
 
 void Context::create_device(const ContextOptions& options) {
   uint32_t count = 0;
-  VkResult r = vkEnumeratePhysicalDevices(instance_, &count, nullptr);
-  if (r == VK_ERROR_INITIALIZATION_FAILED || (r == VK_SUCCESS && count == 0))
-    throw DeviceError(kNoDevice);
-  VK_CHECK(r);
+  VK_CHECK(vkEnumeratePhysicalDevices(instance_, &count, nullptr));
+  if (count == 0) throw DeviceError(kNoDevice);
   std::vector<VkPhysicalDevice> devices(count);
   VK_CHECK(vkEnumeratePhysicalDevices(instance_, &count, devices.data()));
   devices.resize(count);

@@ -35,6 +35,9 @@ struct DeviceInfo {
   // Optional features that were enabled on the device (beyond the spec's list; used internally).
   bool has_timeline_semaphore = false, has_host_query_reset = false;
   bool has_subgroup_size_control = false;
+  // Float controls (Vulkan 1.2): whether shaders may request exact denormals / NaN, Inf, -0.
+  bool denorm_preserve_f32 = false;
+  bool signed_zero_inf_nan_preserve_f32 = false;
   // Hex of pipelineCacheUUID + vendor id + device id + driver version: keys shader caches.
   std::string cache_key;
 };

@@ -231,6 +231,8 @@ DeviceInfo read_device_info(const Selected& s, const FeatureChain& enabled) {
   info.is_cpu = p.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   info.type_name = device_type_name(p.properties.deviceType);
   info.subgroup_size = p11.subgroupSize;
+  info.denorm_preserve_f32 = p12.shaderDenormPreserveFloat32 == VK_TRUE;
+  info.signed_zero_inf_nan_preserve_f32 = p12.shaderSignedZeroInfNanPreserveFloat32 == VK_TRUE;
   info.max_allocation_size = p11.maxMemoryAllocationSize;
   info.max_storage_buffer_range = lim.maxStorageBufferRange;
   info.max_push_constants_size = lim.maxPushConstantsSize;

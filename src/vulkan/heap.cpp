@@ -55,15 +55,16 @@ uint32_t Heap::add_block(uint64_t bytes) {
   alloc_info.allocationSize = req.size;
   alloc_info.memoryTypeIndex = memory_type_;
   VkDeviceMemory raw_memory = VK_NULL_HANDLE;
-  VkResult r;
+  VkResult vkAllocateMemory_result;  // or the test hook's simulated failure
   if (fail_after_ == 0) {
     fail_after_ = -1;
-    r = VK_ERROR_OUT_OF_DEVICE_MEMORY;  // simulated by the test hook
+    vkAllocateMemory_result = VK_ERROR_OUT_OF_DEVICE_MEMORY;  // simulated by the test hook
   } else {
     if (fail_after_ > 0) --fail_after_;
-    r = vkAllocateMemory(device, &alloc_info, nullptr, &raw_memory);
+    vkAllocateMemory_result = vkAllocateMemory(device, &alloc_info, nullptr, &raw_memory);
   }
-  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
+  if (vkAllocateMemory_result == VK_ERROR_OUT_OF_DEVICE_MEMORY ||
+      vkAllocateMemory_result == VK_ERROR_OUT_OF_HOST_MEMORY) {
     Stats s = stats();
     throw OutOfMemoryError(
         fmt::format(
@@ -72,7 +73,7 @@ uint32_t Heap::add_block(uint64_t bytes) {
             req.size, heap_index, s.block_bytes, s.blocks, s.used_bytes),
         req.size);
   }
-  VK_CHECK(r);
+  VK_CHECK(vkAllocateMemory_result);
   UniqueMemory memory(device, raw_memory);
   VK_CHECK(vkBindBufferMemory(device, raw_buffer, raw_memory, 0));
 

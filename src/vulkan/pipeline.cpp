@@ -45,14 +45,16 @@ PipelineCache::PipelineCache(Context& ctx) : ctx_(ctx) {
   info.initialDataSize = data.size();
   info.pInitialData = data.empty() ? nullptr : data.data();
   VkPipelineCache cache = VK_NULL_HANDLE;
-  VkResult r = vkCreatePipelineCache(ctx.device(), &info, nullptr, &cache);
-  if (r != VK_SUCCESS && !data.empty()) {  // rejected data: start empty instead
+  VkResult vkCreatePipelineCache_result =
+      vkCreatePipelineCache(ctx.device(), &info, nullptr, &cache);
+  if (vkCreatePipelineCache_result != VK_SUCCESS &&
+      !data.empty()) {  // rejected data: start empty instead
     info.initialDataSize = 0;
     info.pInitialData = nullptr;
     data.clear();
-    r = vkCreatePipelineCache(ctx.device(), &info, nullptr, &cache);
+    vkCreatePipelineCache_result = vkCreatePipelineCache(ctx.device(), &info, nullptr, &cache);
   }
-  VK_CHECK(r);
+  VK_CHECK(vkCreatePipelineCache_result);
   cache_ = UniquePipelineCache(ctx.device(), cache);
   loaded_ = !data.empty();
 }

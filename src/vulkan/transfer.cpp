@@ -266,8 +266,9 @@ uint64_t Transfer::submit_unguarded(std::span<const VkCommandBuffer> cbs) {
     VK_CHECK(vkCreateFence(ctx_.device(), &fence_info, nullptr, &raw));
     fence = UniqueFence(ctx_.device(), raw);
   }
-  VkResult r = vkQueueSubmit(ctx_.queue(), 1, &info, fence.get());
-  if (r != VK_SUCCESS) {
+  try {
+    VK_CHECK(vkQueueSubmit(ctx_.queue(), 1, &info, fence.get()));
+  } catch (const Error&) {
     if (pending_) {  // not submitted: drop the pending copies and release their staging regions
       pending_->reset();
       free_cbs_.push_back(std::move(pending_));
@@ -275,7 +276,7 @@ uint64_t Transfer::submit_unguarded(std::span<const VkCommandBuffer> cbs) {
       std::erase_if(regions_, [](const Region& region) { return region.serial == 0; });
     }
     if (fence) free_fences_.push_back(std::move(fence));
-    throw_result(r, "vkQueueSubmit", __FILE__, __LINE__);
+    throw;
   }
 
   last_submitted_ = serial;
@@ -299,9 +300,9 @@ void Transfer::poll() {
     completed_ = std::max(completed_, value);
   } else {
     for (const InFlight& f : in_flight_) {
-      VkResult r = vkGetFenceStatus(ctx_.device(), f.fence.get());
-      if (r == VK_NOT_READY) break;
-      VK_CHECK(r);
+      VkResult vkGetFenceStatus_result = vkGetFenceStatus(ctx_.device(), f.fence.get());
+      if (vkGetFenceStatus_result == VK_NOT_READY) break;
+      VK_CHECK(vkGetFenceStatus_result);
       completed_ = std::max(completed_, f.serial);
     }
   }

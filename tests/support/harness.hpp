@@ -22,7 +22,7 @@ uint32_t test_seed();
 enum class Tolerance {
   kExact,      // class A: bit-identical to the float64 reference rounded to float32
   kUlp3,       // class B: <= 3 ulp
-  kTranscend,  // class C: Vulkan precision bounds (see tolerance.cpp)
+  kTranscend,  // class C: Vulkan precision bounds, given per op in CheckOptions
   kReduction,  // class D: |err| <= 4 n 2^-24 sum|terms|
 };
 

@@ -65,7 +65,7 @@ TEST(Vulkan, DeviceSelector) {
 TEST(Vulkan, HeapAllocFreeCoalesce) {
   Context& ctx = shared_context();
   Heap heap(ctx, kMiB);
-  Allocation a = heap.alloc(1000), b = heap.alloc(256 * 1024), c = heap.alloc(1);
+  Allocation a = heap.alloc(1000), b = heap.alloc(256 * uint64_t(1024)), c = heap.alloc(1);
   for (const Allocation& x : {a, b, c}) {
     EXPECT_TRUE(x.valid());
     EXPECT_EQ(x.offset % 256, 0u);
@@ -83,7 +83,7 @@ TEST(Vulkan, HeapAllocFreeCoalesce) {
   heap.free(a);
   heap.free(b);  // coalesces with a's range: one free range of 257 KiB at offset 0
   EXPECT_EQ(heap.stats().largest_free, kMiB - (1024 + 256 * 1024 + 256));
-  Allocation d = heap.alloc(257 * 1024);  // fits exactly in the coalesced hole
+  Allocation d = heap.alloc(257 * uint64_t(1024));  // fits exactly in the coalesced hole
   EXPECT_EQ(d.offset, 0u);
   heap.free(c);
   heap.free(d);

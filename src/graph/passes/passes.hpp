@@ -19,6 +19,7 @@ bool fold_views(IrGraph& g);           // view (Mov) nodes become views on their
 bool simplify_arithmetic(IrGraph& g);  // x*1, x+0, x-0, x/1, constant literals, identity copies
 bool eliminate_common_subexpressions(IrGraph& g);  // identical nodes become one
 bool materialise_outputs(IrGraph& g);  // every Output reads a computed node, once, untransformed
+bool split_long_reductions(IrGraph& g);  // few outputs over a long axis: two-stage reduction
 
 /// The pipeline: runs every pass (twice where a later pass exposes work for an earlier one).
 void run_passes(IrGraph& g);

@@ -1,4 +1,4 @@
-// Pass rule: remove arithmetic that cannot change a value (x*1, 1*x, x+0, 0+x, x-0, x/1, unpinned
+// Pass rule: remove arithmetic that cannot change a value (x*1, 1*x, x+(-0), (-0)+x, x-0, x/1, unpinned
 // identity copies) and fold ops whose operands are all literals, but only ops that are exact in
 // float32 (add, sub, mul, neg, min, max, compares, select), so folding never changes a result.
 #include <cmath>
@@ -81,8 +81,9 @@ bool simplify_arithmetic(IrGraph& g) {
     const Arg* keep = nullptr;
     if (n.op == Op::Mul && is_literal(g, n.args[1], 1.0f)) keep = &n.args[0];
     else if (n.op == Op::Mul && is_literal(g, n.args[0], 1.0f)) keep = &n.args[1];
-    else if (n.op == Op::Add && is_literal(g, n.args[1], 0.0f)) keep = &n.args[0];
-    else if (n.op == Op::Add && is_literal(g, n.args[0], 0.0f)) keep = &n.args[1];
+    // x + (+0) is not x when x is -0; x + (-0) is x for every x, x - (+0) too.
+    else if (n.op == Op::Add && is_literal(g, n.args[1], -0.0f)) keep = &n.args[0];
+    else if (n.op == Op::Add && is_literal(g, n.args[0], -0.0f)) keep = &n.args[1];
     else if (n.op == Op::Sub && is_literal(g, n.args[1], 0.0f)) keep = &n.args[0];
     else if (n.op == Op::Div && is_literal(g, n.args[1], 1.0f)) keep = &n.args[0];
     else if (n.op == Op::Mov && !n.pinned) keep = &n.args[0];

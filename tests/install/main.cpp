@@ -1,0 +1,17 @@
+// Built against an installed descent (public headers only): runs one small graph.
+#include <descent/descent.hpp>
+
+#include <cstdio>
+
+int main() {
+  descent::Environment env;
+  auto x = env.static_parameter_with_data({4}, "x", std::vector<float>{1, 2, 3, 4});
+  auto g = env.build_graph([&](descent::Scope& s) {
+    s.write_parameter_value(x, s.parameter_value(x) * 2.0f + 1.0f);
+  });
+  env.run(g);
+  auto v = env.read_parameter(x);
+  bool ok = v[0] == 3 && v[1] == 5 && v[2] == 7 && v[3] == 9;
+  std::printf("consumer: %s\n", ok ? "ok" : "wrong result");
+  return ok ? 0 : 1;
+}
