@@ -35,13 +35,40 @@ double median(std::vector<double> v) {
 double time_graph(Environment& env, const Graph& g, int reps) {
   // Graphs are built with DESCENT_DEBUG=2 semantics (timestamps) by flipping the flag around
   // build_graph in main; runs then report per-kernel GPU times through last_timings.
+  // Keep the GPU busy while timing: an idle GPU between host waits may not raise its clocks
+  // (seen on an H200: kernels ran at half speed when each repetition waited on the host).
   std::vector<double> t;
-  for (int r = 0; r < reps + 2; ++r) {
-    env.run(g, static_cast<uint32_t>(r));
+  for (int r = 0; r < 20; ++r) env.run(g, static_cast<uint32_t>(r));
+  for (int r = 0; r < reps; ++r) {
+    for (int b = 0; b < 4; ++b) env.run(g, static_cast<uint32_t>(r));
     double ms = 0;
-    for (const auto& k : env.last_timings(g)) ms += k.ms;
-    if (r >= 2) t.push_back(ms);
+    for (const auto& k : env.last_timings(g)) ms += k.ms;  // the last of the four runs
+    t.push_back(ms);
   }
+  return median(t);
+}
+
+/// Median GPU ms of one dispatch, with 10 + reps dispatches back to back in one command buffer.
+double time_batched(detail::EnvironmentState& s, const descent::vk::ComputePipeline& pipe,
+                    const void* push, uint32_t push_bytes, uint32_t groups, int reps) {
+  const int total = reps + 10;
+  descent::vk::TimestampPool ts(*s.ctx, 2 * static_cast<uint32_t>(total));
+  descent::vk::CommandBuffer cb(*s.ctx, "bench batch");
+  cb.begin(false);
+  cb.compute_barrier();
+  cb.reset_queries(ts.handle(), 0, ts.count());
+  for (int r = 0; r < total; ++r) {
+    cb.write_timestamp(ts.handle(), 2 * r);
+    cb.dispatch(pipe, push, push_bytes, groups, 1, 1);
+    cb.write_timestamp(ts.handle(), 2 * r + 1);
+    cb.compute_barrier();
+  }
+  cb.end();
+  VkCommandBuffer h = cb.handle();
+  s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
+  auto ns = ts.read_ns(0, ts.count());
+  std::vector<double> t;
+  for (int r = 10; r < total; ++r) t.push_back((ns[2 * r + 1] - ns[2 * r]) * 1e-6);
   return median(t);
 }
 
@@ -58,23 +85,7 @@ double time_variant(Environment& env, const Graph& g, const std::string& source,
   const auto& cg = detail::GraphAccess::get(g);
   auto spirv = s.compiler->compile(source, "bench variant");
   descent::vk::ComputePipeline pipe(*s.ctx, spirv, cg.generated[0].push_bytes, "bench variant");
-  descent::vk::TimestampPool ts(*s.ctx, 2);
-  std::vector<double> t;
-  for (int r = 0; r < reps + 2; ++r) {
-    descent::vk::CommandBuffer cb(*s.ctx, "bench variant");
-    cb.begin(false);
-    cb.compute_barrier();
-    cb.reset_queries(ts.handle(), 0, 2);
-    cb.write_timestamp(ts.handle(), 0);
-    cb.dispatch(pipe, cg.push[0].data(), cg.generated[0].push_bytes, cg.generated[0].groups_x, 1, 1);
-    cb.write_timestamp(ts.handle(), 1);
-    cb.end();
-    VkCommandBuffer h = cb.handle();
-    s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
-    auto ns = ts.read_ns(0, 2);
-    if (r >= 2) t.push_back((ns[1] - ns[0]) * 1e-6);
-  }
-  return median(t);
+  return time_batched(s, pipe, cg.push[0].data(), cg.generated[0].push_bytes, cg.generated[0].groups_x, reps);
 }
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
@@ -96,29 +107,13 @@ void main() {
 })";
   auto spirv = s.compiler->compile(glsl, "bench copy");
   descent::vk::ComputePipeline pipe(*s.ctx, spirv, 24, "bench copy");
-  descent::vk::TimestampPool ts(*s.ctx, 2);
   struct {
     uint64_t a, b;
     uint32_t n4, pad;
   } push{s.params[src.id()].alloc.address, s.params[dst.id()].alloc.address,
          static_cast<uint32_t>(src.shape().element_count() / 4), 0};
-  std::vector<double> t;
-  for (int r = 0; r < reps + 2; ++r) {
-    descent::vk::CommandBuffer cb(*s.ctx, "bench copy");
-    cb.begin(false);
-    cb.compute_barrier();
-    cb.reset_queries(ts.handle(), 0, 2);
-    cb.write_timestamp(ts.handle(), 0);
-    uint32_t groups = std::min<uint32_t>(65535, static_cast<uint32_t>(push.n4 / 256 + 1));
-    cb.dispatch(pipe, &push, 24, groups, 1, 1);
-    cb.write_timestamp(ts.handle(), 1);
-    cb.end();
-    VkCommandBuffer h = cb.handle();
-    s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
-    auto ns = ts.read_ns(0, 2);
-    if (r >= 2) t.push_back((ns[1] - ns[0]) * 1e-6);
-  }
-  return median(t);
+  uint32_t groups = std::min<uint32_t>(65535, static_cast<uint32_t>(push.n4 / 256 + 1));
+  return time_batched(s, pipe, &push, 24, groups, reps);
 }
 
 void row(const std::string& name, double bytes, double ms, double copy_gbs) {
@@ -173,11 +168,55 @@ int main(int argc, char** argv) {
     std::string src = g_adam.kernel_source(0);
     std::string restrict_src = replace_all(replace_all(src, ") readonly buffer", ") readonly restrict buffer"), ") writeonly buffer", ") writeonly restrict buffer");
     row("variant_adam_restrict", 7 * qb, time_variant(env, g_adam, restrict_src, reps), copy_gbs);
-    std::string l256 = replace_all(src, "layout(local_size_x = 64) in;", "layout(local_size_x = 256) in;");
-    l256 = replace_all(l256, "l4 += " + std::to_string(int64_t{detail::GraphAccess::get(g_adam).generated[0].groups_x} * 64), "l4 += " + std::to_string(int64_t{detail::GraphAccess::get(g_adam).generated[0].groups_x} * 256));
-    row("variant_adam_local256", 7 * qb, time_variant(env, g_adam, l256, reps), copy_gbs);
   }
 
+  {
+    // Adam diagnostics: out of place (new arrays), and in place without the sqrt/divide.
+    auto th2 = env.static_parameter({q}, "th2");
+    auto m2 = env.static_parameter({q}, "m2");
+    auto v2 = env.static_parameter({q}, "v2");
+    auto g_oop = timed_build(env, [&](Scope& s) {
+      auto g = s.parameter_value(gr);
+      auto m1 = s.parameter_value(m) * 0.9f + g * 0.1f;
+      auto v1 = s.parameter_value(v) * 0.999f + g * g * 0.001f;
+      s.write_parameter_value(m2, m1);
+      s.write_parameter_value(v2, v1);
+      s.write_parameter_value(th2, s.parameter_value(th) - 0.001f * m1 / (v1.sqrt() + 1e-8f));
+    });
+    row("diag_adam_out_of_place", 7 * qb, time_graph(env, g_oop, reps), copy_gbs);
+    auto g_nodiv = timed_build(env, [&](Scope& s) {
+      auto g = s.parameter_value(gr);
+      auto m1 = s.parameter_value(m) * 0.9f + g * 0.1f;
+      auto v1 = s.parameter_value(v) * 0.999f + g * g * 0.001f;
+      s.write_parameter_value(m, m1);
+      s.write_parameter_value(v, v1);
+      s.write_parameter_value(th, s.parameter_value(th) - 0.001f * m1 * v1);
+    });
+    row("diag_adam_no_sqrt_div", 7 * qb, time_graph(env, g_nodiv, reps), copy_gbs);
+    // Which part of the in-place update is slow? Each variant updates theta, m, v in place.
+    auto variant = [&](const char* name, int which) {
+      auto gv = timed_build(env, [&](Scope& s) {
+        auto g = s.parameter_value(gr);
+        auto m1 = s.parameter_value(m) * 0.9f + g * 0.1f;
+        auto v1 = s.parameter_value(v) * 0.999f + g * g * 0.001f;
+        Array step = which == 0 ? m1 / (v1 + 1e-8f) : which == 1 ? m1 * v1.sqrt() : m1 * v1.rsqrt();
+        s.write_parameter_value(which == 3 ? m2 : m, m1);
+        s.write_parameter_value(which == 3 ? v2 : v, v1);
+        if (which == 3) step = m1 / (v1.sqrt() + 1e-8f);
+        s.write_parameter_value(th, s.parameter_value(th) - 0.001f * step);
+      });
+      row(name, 7 * qb, time_graph(env, gv, reps), copy_gbs);
+    };
+    variant("diag_adam_div_only", 0);
+    variant("diag_adam_sqrt_only", 1);
+    variant("diag_adam_rsqrt", 2);
+    variant("diag_adam_theta_only_in_place", 3);
+    auto g_div = timed_build(env, [&](Scope& s) {
+      auto a = s.parameter_value(gr);
+      s.write_parameter_value(y, (s.parameter_value(x) / (a.slice(0, 0, 1).broadcast({n}) + 1.0f)));
+    });
+    row("diag_div_1in_1out", 2 * b, time_graph(env, g_div, reps), copy_gbs);
+  }
   {
     // Stream-count scaling: is a many-array kernel limited by the number of arrays it streams?
     auto y4 = env.static_parameter({q}, "y4");

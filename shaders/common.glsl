@@ -6,7 +6,9 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Des
 layout(buffer_reference, std430, buffer_reference_align = 4) writeonly buffer DescentOut { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer DescentIn4 { vec4 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) writeonly buffer DescentOut4 { vec4 v[]; };
-layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; };
+// Per-run values written before each run: the seed, and a +0.0 that the compiler cannot see
+// through (lavapipe folds x + 0.0 to x even under NoContraction, which is wrong for x = -0).
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; float zero; };
 
 // tanh(a) = sign(a) (1 - e^{-2|a|}) / (1 + e^{-2|a|}): e^{-2|a|} <= 1, so nothing overflows.
 float descent_tanh(float a) {

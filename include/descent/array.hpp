@@ -1,6 +1,7 @@
 // Array: a cheap handle to a value in a graph under construction (node id + scope). Every method
 // records an op in the Scope; nothing runs until the Environment runs the built Graph.
-// Valid only while its Scope is alive (inside the build_graph callback).
+// Valid only while its Scope is alive (inside the build_graph callback); use after that throws
+// UsageError.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -28,7 +29,7 @@ class Array {
 
   Shape shape() const;
   Scope& scope() const;
-  bool valid() const { return scope_ != nullptr; }
+  bool valid() const { return scope_id_ != 0; }
 
   // Per-element math (float32; see docs/architecture.md for precision and NaN rules).
   Array exp() const;
@@ -82,8 +83,8 @@ class Array {
  private:
   friend class Scope;
   friend struct detail::ArrayAccess;
-  Array(Scope* scope, uint32_t node) : scope_(scope), node_(node) {}
-  Scope* scope_ = nullptr;
+  Array(uint32_t scope_id, uint32_t node) : scope_id_(scope_id), node_(node) {}
+  uint32_t scope_id_ = 0;  // serial of the Scope that recorded it (0: empty); checked on every use
   uint32_t node_ = 0;
 };
 

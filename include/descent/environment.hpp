@@ -25,6 +25,7 @@ namespace descent {
 
 namespace detail {
 struct EnvironmentState;
+struct ParameterStorage;
 struct ScopeState;
 struct CompiledGraph;
 struct GraphAccess;
@@ -70,6 +71,7 @@ class Scope {
  private:
   friend class Environment;
   explicit Scope(detail::EnvironmentState* env);
+  const detail::ParameterStorage& param_of(const Parameter& p, const char* op);
   std::unique_ptr<detail::ScopeState> state_;
 };
 

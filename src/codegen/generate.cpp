@@ -111,7 +111,10 @@ class BodyWriter {
         break;
       case Instr::Kind::Literal:
         if (in.view.any_bounds()) index(in.view, &cond);
-        value = float_literal(in.literal);
+        // +-0.0 come from the run info so no driver can fold x + 0.0 or x - (-0.0) into x (both
+        // wrong for x = -0); lavapipe does fold them even under NoContraction.
+        value = in.literal == 0.0f ? (std::signbit(in.literal) ? "(-pc.run.zero)" : "pc.run.zero")
+                                   : float_literal(in.literal);
         break;
       case Instr::Kind::Coord:
         value = fmt::format("float({})", index(in.view, &cond));
@@ -253,7 +256,7 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
   int rows = local / th;  // outputs per workgroup per grid-stride step
   bool vec = th > 1 && inner == 1 && len % 4 == 0;
   bool is_max = k.reduce_op == detail::Op::ReduceMax;
-  std::string init = is_max ? "uintBitsToFloat(0xff800000u)" : "0.0";  // -inf for max
+  std::string init = is_max ? "uintBitsToFloat(0xff800000u)" : "pc.run.zero";  // -inf for max
   auto combine = [&](const std::string& acc, const std::string& v) {
     return is_max ? fmt::format("descent_max({}, {})", acc, v) : fmt::format("{} + {}", acc, v);
   };

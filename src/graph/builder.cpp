@@ -5,13 +5,57 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <mutex>
 #include <numeric>
+#include <unordered_map>
 
 #include "descent/environment.hpp"
 #include "util/assert.hpp"
 
 namespace descent {
 namespace detail {
+
+namespace {
+// Live scopes by serial. Scopes are created and ended on the building thread; the mutex keeps
+// concurrent graph building in different threads safe.
+std::mutex g_scopes_mutex;
+std::unordered_map<uint32_t, Scope*> g_scopes;
+uint32_t g_next_serial = 1;
+}  // namespace
+
+ScopeState::ScopeState(EnvironmentState* e) : env(e) {
+  std::lock_guard<std::mutex> lock(g_scopes_mutex);
+  serial = g_next_serial++;
+  if (g_next_serial == 0) g_next_serial = 1;
+}
+
+ScopeState::~ScopeState() {
+  std::lock_guard<std::mutex> lock(g_scopes_mutex);
+  g_scopes.erase(serial);
+}
+
+Scope* live_scope(uint32_t serial) {
+  std::lock_guard<std::mutex> lock(g_scopes_mutex);
+  auto it = g_scopes.find(serial);
+  return it == g_scopes.end() ? nullptr : it->second;
+}
+
+void register_scope(uint32_t serial, Scope* s) {
+  std::lock_guard<std::mutex> lock(g_scopes_mutex);
+  g_scopes[serial] = s;
+}
+
+Array ArrayAccess::make(Scope* s, NodeId id) { return Array(s->state().serial, id); }
+
+Scope* ArrayAccess::scope(const Array& a) {
+  if (a.scope_id_ == 0) throw UsageError("descent: use of an empty Array (default-constructed)");
+  Scope* s = live_scope(a.scope_id_);
+  if (!s) {
+    throw UsageError("descent: this Array belongs to a Scope that has ended; an Array is only valid "
+                     "inside the build_graph callback that recorded it");
+  }
+  return s;
+}
 
 NodeId ScopeState::add(Op op, const Shape& shape, std::vector<Arg> args) {
   Node n;
@@ -76,10 +120,7 @@ using detail::View;
 
 namespace {
 
-ScopeState& st(const Array& a) {
-  if (!a.valid()) throw UsageError("descent: use of an empty Array (default-constructed)");
-  return ArrayAccess::scope(a)->state();
-}
+ScopeState& st(const Array& a) { return ArrayAccess::scope(a)->state(); }
 NodeId id(const Array& a) { return ArrayAccess::node(a); }
 Array wrap(const Array& like, NodeId n) { return ArrayAccess::make(ArrayAccess::scope(like), n); }
 
@@ -103,10 +144,7 @@ Array scalar(const Array& like, float v) { return wrap(like, st(like).literal(v)
 }  // namespace
 
 Shape Array::shape() const { return st(*this).shape(node_); }
-Scope& Array::scope() const {
-  st(*this);
-  return *scope_;
-}
+Scope& Array::scope() const { return *ArrayAccess::scope(*this); }
 
 Array Array::exp() const { return unary(*this, Op::Exp); }
 Array Array::log() const { return unary(*this, Op::Log); }

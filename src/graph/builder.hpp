@@ -12,9 +12,11 @@ namespace descent::detail {
 struct EnvironmentState;
 
 struct ScopeState {
-  explicit ScopeState(EnvironmentState* e) : env(e) {}
+  explicit ScopeState(EnvironmentState* e);
+  ~ScopeState();
   EnvironmentState* env;
   Scope* owner = nullptr;
+  uint32_t serial = 0;  // unique per scope in this process; Arrays carry it
   IrGraph ir;
   uint32_t next_rand_uid = 0;
   int colour = 0;
@@ -32,11 +34,15 @@ struct ScopeState {
   NodeId reduce(Op op, NodeId src, int axis, const char* name);
 };
 
+/// The live Scope with this serial, or nullptr once it has ended.
+Scope* live_scope(uint32_t serial);
+
 /// Access to Array internals for the library (not part of the public API).
 struct ArrayAccess {
-  static Array make(Scope* s, NodeId id) { return Array(s, id); }
+  static Array make(Scope* s, NodeId id);
   static NodeId node(const Array& a) { return a.node_; }
-  static Scope* scope(const Array& a) { return a.scope_; }
+  /// The Array's scope; throws UsageError for an empty Array or one whose Scope has ended.
+  static Scope* scope(const Array& a);
 };
 
 }  // namespace descent::detail

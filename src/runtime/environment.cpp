@@ -173,6 +173,7 @@ void Environment::run(const Graph& graph, uint32_t seed) {
   s.transfer->update(s.run_info, 0, &seed, 4);
   VkCommandBuffer cb = graph.impl_->cb->handle();
   s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
+  graph.impl_->has_run = true;
   if (flags().debug >= 2 && graph.impl_->timestamps) print_timings(graph);
 }
 
@@ -194,7 +195,7 @@ void Environment::wait_idle() { state_->transfer->wait_idle(); }
 
 std::vector<KernelTiming> Environment::last_timings(const Graph& graph) {
   std::vector<KernelTiming> out;
-  if (!graph.impl_ || !graph.impl_->timestamps) return out;
+  if (!graph.impl_ || !graph.impl_->timestamps || !graph.impl_->has_run) return out;
   wait_idle();
   auto& cg = *graph.impl_;
   auto ns = cg.timestamps->read_ns(0, static_cast<uint32_t>(cg.kernels.size() + 1));

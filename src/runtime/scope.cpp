@@ -13,21 +13,28 @@ using detail::NodeId;
 using detail::Op;
 using detail::View;
 
+namespace detail {
+void register_scope(uint32_t serial, Scope* s);
+}
+
 Scope::Scope(detail::EnvironmentState* env) : state_(std::make_unique<detail::ScopeState>(env)) {
   state_->owner = this;
+  detail::register_scope(state_->serial, this);
 }
 Scope::~Scope() = default;
 
-namespace {
-const detail::ParameterStorage& param_of(detail::ScopeState& s, const Parameter& p, const char* op) {
+const detail::ParameterStorage& Scope::param_of(const Parameter& p, const char* op) {
   if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
-  return s.env->param(p.id(), op);
+  if (p.env_ != state_->env) {
+    throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment; a graph can "
+                                 "only use its own Environment's parameters", op, p.name()));
+  }
+  return state_->env->param(p.id(), op);
 }
-}  // namespace
 
 Array Scope::parameter_value(const Parameter& p) {
   auto& s = *state_;
-  const auto& ps = param_of(s, p, "parameter_value");
+  const auto& ps = param_of(p, "parameter_value");
   auto it = s.param_value.find(p.id());
   if (it != s.param_value.end()) return ArrayAccess::make(this, it->second);
   detail::Node n;
@@ -42,7 +49,7 @@ Array Scope::parameter_value(const Parameter& p) {
 
 void Scope::write_parameter_value(const Parameter& p, const Array& value) {
   auto& s = *state_;
-  const auto& ps = param_of(s, p, "write_parameter_value");
+  const auto& ps = param_of(p, "write_parameter_value");
   if (ArrayAccess::scope(value) != this)
     throw UsageError("write_parameter_value: the value was recorded in another scope");
   NodeId v = ArrayAccess::node(value);

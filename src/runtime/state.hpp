@@ -67,6 +67,7 @@ struct CompiledGraph {
   std::unique_ptr<vk::CommandBuffer> cb;
   std::unique_ptr<vk::TimestampPool> timestamps;
   size_t barrier_count = 0;
+  bool has_run = false;  // timestamps are only valid after a run
 
   ~CompiledGraph();
 };

@@ -75,7 +75,8 @@ TEST(Determinism, RunsRebuildsAndUnfusedAreBitIdentical) {
   EXPECT_TRUE(same_bits(first, m.run(env(), m.graph, 7)));
   for (const Graph* g : {&m.graph, &unfused})
     for (size_t k = 0; k < g->kernel_count(); ++k)
-      EXPECT_EQ(g->kernel_source(k).find("atomic"), std::string::npos) << "kernel " << k << " uses atomics";
+      EXPECT_EQ(g->kernel_source(k).find("atomic"), std::string::npos)
+          << "kernel " << k << " uses atomics";
   expect_no_validation_messages();
 }
 
@@ -98,13 +99,13 @@ TEST(Determinism, RandMatchesTheCpuGenerator) {
   auto e = env().static_parameter({}, "rand_e");
   auto f = env().static_parameter({1000}, "rand_f");
   auto g = env().build_graph([&](Scope& s) {
-    s.write_parameter_value(a, s.rand({1000}));                   // uid 0
-    s.write_parameter_value(b, s.rand({3, 5, 7}));                // uid 1
-    (void)s.rand({4});                                            // uid 2: unused, still counted
-    s.write_parameter_value(c, s.rand({5, 7}).transpose());       // uid 3, read through a view
+    s.write_parameter_value(a, s.rand({1000}));                    // uid 0
+    s.write_parameter_value(b, s.rand({3, 5, 7}));                 // uid 1
+    (void)s.rand({4});                                             // uid 2: unused, still counted
+    s.write_parameter_value(c, s.rand({5, 7}).transpose());        // uid 3, read through a view
     s.write_parameter_value(d, s.rand({1, 7}).broadcast({3, 7}));  // uid 4, broadcast rows
-    s.write_parameter_value(e, s.rand({}));                       // uid 5
-    s.write_parameter_value(f, s.rand({1000}) * 2.0f - 1.0f);     // uid 6, fused into an op
+    s.write_parameter_value(e, s.rand({}));                        // uid 5
+    s.write_parameter_value(f, s.rand({1000}) * 2.0f - 1.0f);      // uid 6, fused into an op
   });
   for (uint32_t seed : {0u, 1u, 123456789u}) {
     env().run(g, seed);
@@ -112,11 +113,13 @@ TEST(Determinism, RandMatchesTheCpuGenerator) {
     auto vd = env().read_parameter(d), vf = env().read_parameter(f);
     for (uint32_t i = 0; i < 1000; ++i) {
       ASSERT_EQ(va[i], detail::rand_uniform(seed, 0, i)) << "seed " << seed << " index " << i;
-      ASSERT_EQ(vf[i], detail::rand_uniform(seed, 6, i) * 2.0f - 1.0f) << "seed " << seed << " index " << i;
+      ASSERT_EQ(vf[i], detail::rand_uniform(seed, 6, i) * 2.0f - 1.0f)
+          << "seed " << seed << " index " << i;
     }
     for (uint32_t i = 0; i < 105; ++i) ASSERT_EQ(vb[i], detail::rand_uniform(seed, 1, i)) << i;
     for (uint32_t j = 0; j < 7; ++j)
-      for (uint32_t i = 0; i < 5; ++i) ASSERT_EQ(vc[j * 5 + i], detail::rand_uniform(seed, 3, i * 7 + j));
+      for (uint32_t i = 0; i < 5; ++i)
+        ASSERT_EQ(vc[j * 5 + i], detail::rand_uniform(seed, 3, i * 7 + j));
     for (uint32_t r = 0; r < 3; ++r)
       for (uint32_t j = 0; j < 7; ++j) ASSERT_EQ(vd[r * 7 + j], detail::rand_uniform(seed, 4, j));
     EXPECT_EQ(env().read_parameter_scalar(e), detail::rand_uniform(seed, 5, 0));
@@ -194,8 +197,9 @@ TEST(Determinism, ChildProcessGivesTheSameBits) {
   ASSERT_GT(len, 0);
   exe[len] = 0;
   std::string out = fmt::format("{}/descent_det_{}.bin", ::testing::TempDir(), getpid());
-  std::string cmd = fmt::format("{}='{}' '{}' --gtest_filter=Determinism.ChildProcessHelper > '{}.log' 2>&1",
-                                kChildEnv, out, exe, out);
+  std::string cmd =
+      fmt::format("{}='{}' '{}' --gtest_filter=Determinism.ChildProcessHelper > '{}.log' 2>&1",
+                  kChildEnv, out, exe, out);
   int rc = std::system(cmd.c_str());
   ASSERT_EQ(rc, 0) << cmd << " (log: " << out << ".log)";
   std::ifstream f(out, std::ios::binary);

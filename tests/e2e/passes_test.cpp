@@ -57,7 +57,8 @@ TEST(Passes, DeadCodeIsRemoved) {
   });
   EXPECT_EQ(dead.kernel_count(), plain.kernel_count());
   EXPECT_EQ(dead.kernel_count(), 1u);
-  for (Op op : {Op::Exp, Op::ReduceSum, Op::Rand, Op::Sin, Op::Mov}) EXPECT_EQ(count(dead, op), 0) << detail::info(op).name;
+  for (Op op : {Op::Exp, Op::ReduceSum, Op::Rand, Op::Sin, Op::Mov})
+    EXPECT_EQ(count(dead, op), 0) << detail::info(op).name;
   EXPECT_EQ(count(dead, Op::Output), 1);
   EXPECT_EQ(f.run(dead, f.out), f.run(plain, f.out));
   expect_no_validation_messages();
@@ -66,7 +67,7 @@ TEST(Passes, DeadCodeIsRemoved) {
 TEST(Passes, CommonSubexpressionsMerge) {
   Fixture f;
   Graph g = f.build([&](Scope& s, Array x) {
-    Array a = (x + 1.0f) * (x + 1.0f);                   // two identical adds
+    Array a = (x + 1.0f) * (x + 1.0f);                    // two identical adds
     Array b = x.transpose().exp() + x.transpose().exp();  // identical views and exps
     s.write_parameter_value(f.out, a + b.transpose());
   });
@@ -88,7 +89,9 @@ TEST(Passes, CommonSubexpressionsMerge) {
     ASSERT_FALSE(std::signbit(pos[i])) << i;
     ASSERT_TRUE(std::signbit(neg[i])) << i;
   }
-  Graph r = f.build([&](Scope& s, Array) { s.write_parameter_value(f.out, s.rand({8, 9}) - s.rand({8, 9})); });
+  Graph r = f.build([&](Scope& s, Array) {
+    s.write_parameter_value(f.out, s.rand({8, 9}) - s.rand({8, 9}));
+  });
   EXPECT_EQ(count(r, Op::Rand), 2);
   auto d = f.run(r, f.out);
   int zeros = 0;
@@ -109,17 +112,15 @@ TEST(Passes, NeutralArithmeticIsRemoved) {
   // Special values (+-0, inf, NaN) through the neutral ops that are exact identities, compared
   // bit for bit (sign included) with the reference of the graph as written.
   Input sp{Shape{54}, special_values(54)};
-  check_op("x - 0, x * 1, x / 1, 1 * x", {sp}, [](Scope&, auto& x) { return 1.0f * ((x[0] - 0.0f) * 1.0f / 1.0f); });
+  check_op("x - 0, x * 1, x / 1, 1 * x", {sp},
+           [](Scope&, auto& x) { return 1.0f * ((x[0] - 0.0f) * 1.0f / 1.0f); });
   check_op("x + (-0)", {sp}, [](Scope&, auto& x) { return x[0] + -0.0f; });
 }
 
-// BUG (see report): x + 0.0f (a literal +0) must give +0 for x = -0 (IEEE: -0 + +0 = +0), as the
-// reference does. At HEAD simplify_arithmetic removed x + 0 (passes/simplify.cpp); in the current
-// working tree the IR keeps the add, yet lavapipe (Mesa 22.3, LLVM 15) still returns -0: the
-// SPIR-V has `OpFAdd x 0.0` decorated NoContraction under ExecutionMode SignedZeroInfNanPreserve
-// 32 (checked with spirv-dis), and the driver folds it to x anyway. Needs a codegen workaround
-// (e.g. literal operands the driver cannot constant-fold) or a documented exception.
-TEST(Passes, DISABLED_AddPositiveZeroLiteralKeepsIeeeSignOfZero) {
+// x + 0.0f must give +0 for x = -0 (IEEE: -0 + +0 = +0), as the reference does. lavapipe folds
+// `OpFAdd x 0.0` to x even with NoContraction and SignedZeroInfNanPreserve, so codegen reads +0.0
+// from the run-info buffer (pc.run.zero), which no compiler can see through.
+TEST(Passes, AddPositiveZeroLiteralKeepsIeeeSignOfZero) {
   Input sp{Shape{54}, special_values(54)};
   check_op("x + 0", {sp}, [](Scope&, auto& x) { return x[0] + 0.0f; });
   check_op("0 + x", {sp}, [](Scope& s, auto& x) { return s.literal(0.0f) + x[0]; });
@@ -129,7 +130,8 @@ TEST(Passes, DISABLED_AddPositiveZeroLiteralKeepsIeeeSignOfZero) {
 TEST(Passes, LiteralExpressionsFold) {
   Fixture f;
   Graph g = f.build([&](Scope& s, Array x) {
-    s.write_parameter_value(f.out, x * (s.literal(2.0f) * s.literal(3.0f) + 1.0f).max(s.literal(-4.0f)));
+    s.write_parameter_value(f.out,
+                            x * (s.literal(2.0f) * s.literal(3.0f) + 1.0f).max(s.literal(-4.0f)));
   });
   EXPECT_EQ(count(g, Op::Mul), 1);  // only x * 7 is left
   EXPECT_EQ(count(g, Op::Add), 0);
@@ -138,7 +140,9 @@ TEST(Passes, LiteralExpressionsFold) {
   auto v = f.run(g, f.out);
   for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], f.xv[i] * 7.0f);
   // Division is not exact in float32 on every device: 1/3 must stay a Div (computed on the GPU).
-  Graph d = f.build([&](Scope& s, Array x) { s.write_parameter_value(f.out, x * (s.literal(1.0f) / s.literal(3.0f))); });
+  Graph d = f.build([&](Scope& s, Array x) {
+    s.write_parameter_value(f.out, x * (s.literal(1.0f) / s.literal(3.0f)));
+  });
   EXPECT_EQ(count(d, Op::Div), 1);
   expect_no_validation_messages();
 }
@@ -156,15 +160,18 @@ TEST(Passes, ViewsFoldIntoZeroCopyReads) {
   auto v = f.run(g, small);
   for (int c = 0; c < 10; ++c)
     for (int a = 0; a < 8; ++a)
-      ASSERT_EQ(v[c * 8 + a], c >= 1 && c <= 8 ? 2.0f * f.xv[(c - 1) * 9 + a + 1] : 0.0f) << c << "," << a;
+      ASSERT_EQ(v[c * 8 + a], c >= 1 && c <= 8 ? 2.0f * f.xv[(c - 1) * 9 + a + 1] : 0.0f)
+          << c << "," << a;
   // A reshape of a transpose is not an index map: the transpose is materialised (kept Mov).
   auto flat = env().static_parameter({72}, "fold_flat");
-  Graph m = f.build([&](Scope& s, Array x) { s.write_parameter_value(flat, x.transpose().reshape({72}).exp()); });
+  Graph m = f.build(
+      [&](Scope& s, Array x) { s.write_parameter_value(flat, x.transpose().reshape({72}).exp()); });
   EXPECT_GE(count(m, Op::Mov), 1);
   env().run(m);
   auto fv = env().read_parameter(flat);
   for (int j = 0; j < 9; ++j)
-    for (int i = 0; i < 8; ++i) ASSERT_NEAR(fv[j * 8 + i], std::exp(f.xv[i * 9 + j]), 1e-5f * fv[j * 8 + i]);
+    for (int i = 0; i < 8; ++i)
+      ASSERT_NEAR(fv[j * 8 + i], std::exp(f.xv[i * 9 + j]), 1e-5f * fv[j * 8 + i]);
   expect_no_validation_messages();
 }
 
@@ -179,12 +186,16 @@ TEST(Passes, DotHasOneClusterPerKernel) {
   ASSERT_GE(g.kernel_count(), 3u);
   std::string dot = g.dot();
   size_t clusters = 0;
-  for (size_t p = dot.find("subgraph cluster"); p != std::string::npos; p = dot.find("subgraph cluster", p + 1)) ++clusters;
+  for (size_t p = dot.find("subgraph cluster"); p != std::string::npos;
+       p = dot.find("subgraph cluster", p + 1))
+    ++clusters;
   EXPECT_EQ(clusters, g.kernel_count());
-  EXPECT_NE(dot.find(fmt::format("label=\"{} kernels\"", g.kernel_count())), std::string::npos) << dot;
+  EXPECT_NE(dot.find(fmt::format("label=\"{} kernels\"", g.kernel_count())), std::string::npos)
+      << dot;
   EXPECT_EQ(dot.rfind("digraph G {", 0), 0u);
   EXPECT_EQ(std::count(dot.begin(), dot.end(), '{'), std::count(dot.begin(), dot.end(), '}'));
-  for (const std::string& label : g.kernel_labels()) EXPECT_NE(dot.find(label), std::string::npos) << label;
+  for (const std::string& label : g.kernel_labels())
+    EXPECT_NE(dot.find(label), std::string::npos) << label;
   Graph one = f.build([&](Scope& s, Array x) { s.write_parameter_value(f.out, x + 1.0f); });
   EXPECT_NE(one.dot().find("label=\"1 kernel\""), std::string::npos) << one.dot();
   EXPECT_EQ(Graph{}.dot(), "digraph G {}\n");

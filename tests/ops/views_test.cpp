@@ -10,216 +10,14 @@
 #include <functional>
 #include <limits>
 
+#include "ops/view_chain.hpp"
 #include "support/harness.hpp"
 
 namespace descent::testing {
 namespace {
 
-// ---- A view chain applied both on the device (Array) and on the host (independent gather) ----
-
-struct Host {
-  Shape shape;
-  std::vector<float> v;
-};
-
-std::vector<int64_t> unravel(int64_t l, const Shape& s) {
-  std::vector<int64_t> c(static_cast<size_t>(s.rank()));
-  for (int j = s.rank() - 1; j >= 0; --j) {
-    c[j] = l % s[j];
-    l /= s[j];
-  }
-  return c;
-}
-int64_t ravel(const std::vector<int64_t>& c, const Shape& s) {
-  int64_t l = 0;
-  for (int j = 0; j < s.rank(); ++j) l = l * s[j] + c[j];
-  return l;
-}
-/// out[c] = a[src(c)], or 0 where src returns false (zero padding).
-Host gather(const Host& a, const Shape& out, const std::function<bool(std::vector<int64_t>&)>& src) {
-  Host r{out, std::vector<float>(static_cast<size_t>(out.element_count()))};
-  for (int64_t l = 0; l < out.element_count(); ++l) {
-    auto c = unravel(l, out);
-    r.v[l] = src(c) ? a.v[ravel(c, a.shape)] : 0.0f;
-  }
-  return r;
-}
-/// Python's slice.indices(n), written out independently of the library.
-std::vector<int64_t> py_range(int64_t n, int64_t start, int64_t stop, int64_t step) {
-  auto fix = [&](int64_t i, int64_t lo, int64_t hi) { return i < 0 ? std::max(i + n, lo) : std::min(i, hi); };
-  std::vector<int64_t> idx;
-  if (step > 0) {
-    for (int64_t i = fix(start, 0, n); i < fix(stop, 0, n); i += step) idx.push_back(i);
-  } else {
-    for (int64_t i = fix(start, -1, n - 1); i > fix(stop, -1, n - 1); i += step) idx.push_back(i);
-  }
-  return idx;
-}
-
-struct Step {
-  enum Kind { kBcast, kReshape, kPerm, kT, kSlice, kPad, kInsert, kRemove, kFlatten } kind;
-  std::vector<int64_t> a;
-  PadMode mode = PadMode::kZero;
-};
-Step bc(std::vector<int64_t> to) { return {Step::kBcast, std::move(to)}; }
-Step rs(std::vector<int64_t> to) { return {Step::kReshape, std::move(to)}; }
-Step perm(std::vector<int64_t> p) { return {Step::kPerm, std::move(p)}; }
-Step tr() { return {Step::kT, {}}; }
-Step sl(int64_t axis, int64_t start, int64_t stop, int64_t step = 1) { return {Step::kSlice, {axis, start, stop, step}}; }
-Step pd(int64_t axis, int64_t before, int64_t after, PadMode m = PadMode::kZero) { return {Step::kPad, {axis, before, after}, m}; }
-Step ins(int64_t axis) { return {Step::kInsert, {axis}}; }
-Step rm(int64_t axis) { return {Step::kRemove, {axis}}; }
-Step flat() { return {Step::kFlatten, {}}; }
-
-Array apply(Array x, const std::vector<Step>& steps) {
-  for (const Step& s : steps) {
-    switch (s.kind) {
-      case Step::kBcast: x = x.broadcast(Shape(s.a)); break;
-      case Step::kReshape: x = x.reshape(Shape(s.a)); break;
-      case Step::kPerm: x = x.permute(std::vector<int>(s.a.begin(), s.a.end())); break;
-      case Step::kT: x = x.transpose(); break;
-      case Step::kSlice: x = x.slice(static_cast<int>(s.a[0]), s.a[1], s.a[2], s.a[3]); break;
-      case Step::kPad: x = x.pad(static_cast<int>(s.a[0]), s.a[1], s.a[2], s.mode); break;
-      case Step::kInsert: x = x.insert_axis(static_cast<int>(s.a[0])); break;
-      case Step::kRemove: x = x.remove_axis(static_cast<int>(s.a[0])); break;
-      case Step::kFlatten: x = x.flatten(); break;
-    }
-  }
-  return x;
-}
-
-Host apply(Host x, const std::vector<Step>& steps) {
-  for (const Step& s : steps) {
-    const Shape in = x.shape;
-    switch (s.kind) {
-      case Step::kBcast: {
-        Shape to(s.a);
-        int lead = to.rank() - in.rank();
-        x = gather(x, to, [&](std::vector<int64_t>& c) {
-          std::vector<int64_t> sc(static_cast<size_t>(in.rank()));
-          for (int i = 0; i < in.rank(); ++i) sc[i] = in[i] == 1 ? 0 : c[i + lead];
-          c = sc;
-          return true;
-        });
-        break;
-      }
-      case Step::kReshape: x.shape = Shape(s.a); break;
-      case Step::kFlatten: x.shape = Shape{in[0], in.element_count() / in[0]}; break;
-      case Step::kInsert: x.shape = in.insert_axis(static_cast<int>(s.a[0]), 1); break;
-      case Step::kRemove: x.shape = in.remove_axis(static_cast<int>(s.a[0])); break;
-      case Step::kT:
-      case Step::kPerm: {
-        std::vector<int> p(static_cast<size_t>(in.rank()));
-        for (int j = 0; j < in.rank(); ++j) p[j] = j;
-        if (s.kind == Step::kT) std::swap(p[in.rank() - 1], p[in.rank() - 2]);
-        else
-          for (int j = 0; j < in.rank(); ++j) p[j] = static_cast<int>(s.a[j] < 0 ? s.a[j] + in.rank() : s.a[j]);
-        x = gather(x, in.permuted(p), [&](std::vector<int64_t>& c) {
-          std::vector<int64_t> sc(c.size());
-          for (size_t j = 0; j < p.size(); ++j) sc[p[j]] = c[j];
-          c = sc;
-          return true;
-        });
-        break;
-      }
-      case Step::kSlice: {
-        int ax = static_cast<int>(s.a[0] < 0 ? s.a[0] + in.rank() : s.a[0]);
-        auto idx = py_range(in[ax], s.a[1], s.a[2], s.a[3]);
-        x = gather(x, in.with_axis(ax, static_cast<int64_t>(idx.size())), [&](std::vector<int64_t>& c) {
-          c[ax] = idx[c[ax]];
-          return true;
-        });
-        break;
-      }
-      case Step::kPad: {
-        int ax = static_cast<int>(s.a[0] < 0 ? s.a[0] + in.rank() : s.a[0]);
-        x = gather(x, in.with_axis(ax, in[ax] + s.a[1] + s.a[2]), [&](std::vector<int64_t>& c) {
-          int64_t k = c[ax] - s.a[1];
-          if ((k < 0 || k >= in[ax]) && s.mode == PadMode::kZero) return false;
-          c[ax] = std::clamp<int64_t>(k, 0, in[ax] - 1);
-          return true;
-        });
-        break;
-      }
-    }
-  }
-  return x;
-}
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
-
-void expect_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& ctx) {
-  ASSERT_EQ(got.size(), want.size()) << ctx;
-  int bad = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (!same_bits(got[i], want[i]) && bad++ < 5)
-      ADD_FAILURE() << ctx << ": element " << i << " got " << got[i] << " want " << want[i];
-}
-
-// ---- T1: the view alone, against the reference and the host gather ----
-
-struct ViewCase {
-  const char* name;
-  Shape in;
-  std::vector<Step> steps;
-  int kernels;  // expected fused kernel count of "view then write", -1: unchecked
-};
-
-void check_view(const ViewCase& c, const std::vector<float>& values) {
-  CheckOptions o;
-  o.expected_kernels = c.kernels;
-  auto r = check_op(c.name, {{c.in, values}}, [&](Scope&, auto& x) { return apply(x[0], c.steps); }, o);
-  Host want = apply(Host{c.in, values}, c.steps);
-  expect_bits(r.gpu, want.v, std::string(c.name) + " vs host gather");
-}
-
-// ---- T3: op(view) == op(contiguous copy), the copy computed on the host and uploaded ----
-
-/// Runs ops on apply(x, steps) and on a parameter holding the host-computed view; returns all
-/// outputs (view side) after checking both sides agree bit for bit. `full`: elementwise, select,
-/// sum, max and a two-axis sum as separate kernels; otherwise one fused elementwise+sum kernel per
-/// side (every distinct kernel costs ~30 ms of lavapipe compile time on a cold cache).
-std::vector<std::vector<float>> check_view_vs_copy(const std::string& name, const Shape& in,
-                                                   const std::vector<float>& values,
-                                                   const std::vector<Step>& steps, bool full) {
-  Host h = apply(Host{in, values}, steps);
-  auto a = env().static_parameter_with_data(in, "view_src", values);
-  auto b = env().static_parameter_with_data(h.shape, "view_copy", h.v);
-  auto ew = [](const Array& x) { return (x * 1.5f + 0.25f).abs().sqrt() - x.exp() * 0.125f; };
-  std::vector<std::function<Array(const Array&)>> ops;
-  if (!full) {
-    ops.push_back([&](const Array& x) { return h.shape.rank() ? ew(x).reduce_sum(-1) : ew(x); });
-  } else {
-    ops.push_back(ew);
-    ops.push_back([](const Array& x) { return x.max(x * -0.5f).select(x, x * x); });
-    if (h.shape.rank() >= 1) {
-      ops.push_back([](const Array& x) { return x.reduce_sum(-1); });
-      ops.push_back([](const Array& x) { return (x * 2.0f).reduce_max(0); });
-    }
-    if (h.shape.rank() >= 2) ops.push_back([](const Array& x) { return x.exp().reduce_sum({0, 1}); });
-  }
-  std::vector<Parameter> outs;
-  auto g = env().build_graph([&](Scope& s) {
-    Array v = apply(s.parameter_value(a), steps);
-    Array cpy = s.parameter_value(b);
-    for (auto& op : ops) {
-      Array x = op(v), y = op(cpy);
-      outs.push_back(env().static_parameter(x.shape(), "op_view"));
-      outs.push_back(env().static_parameter(y.shape(), "op_copy"));
-      s.write_parameter_value(outs[outs.size() - 2], x);
-      s.write_parameter_value(outs.back(), y);
-    }
-  });
-  env().run(g);
-  std::vector<std::vector<float>> res;
-  for (size_t i = 0; i < outs.size(); i += 2) {
-    res.push_back(env().read_parameter(outs[i]));
-    expect_bits(res.back(), env().read_parameter(outs[i + 1]),
-                fmt::format("{}: op {} on view vs on contiguous copy", name, i / 2));
-  }
-  expect_no_validation_messages();
-  return res;
-}
+using namespace view_chain;  // NOLINT(google-build-using-namespace): test-local helpers
+constexpr PadMode kRep = PadMode::kReplicate;
 
 const ViewCase kCases[] = {
     // broadcast (rank 0 and unit axes, both sides of tile sizes)
@@ -254,13 +52,11 @@ const ViewCase kCases[] = {
     {"slice [2,31] axis-1 -2:-40:-1", Shape{2, 31}, {sl(-1, -2, -40, -1)}, 1},
     // pad, zero and replicate, on 1-3 axes
     {"pad [7] zero 2,3", Shape{7}, {pd(0, 2, 3)}, 1},
-    {"pad [7] replicate 3,2", Shape{7}, {pd(0, 3, 2, PadMode::kReplicate)}, 1},
-    {"pad [1] replicate 5,7", Shape{1}, {pd(0, 5, 7, PadMode::kReplicate)}, 1},
-    {"pad [3,31] zero+replicate", Shape{3, 31}, {pd(0, 1, 1), pd(1, 2, 0, PadMode::kReplicate)}, 1},
-    {"pad [2,3,7] three axes", Shape{2, 3, 7},
-     {pd(0, 1, 0), pd(1, 0, 2, PadMode::kReplicate), pd(2, 3, 3)}, 1},
-    {"pad [31,33] replicate both", Shape{31, 33},
-     {pd(0, 1, 1, PadMode::kReplicate), pd(-1, 1, 1, PadMode::kReplicate)}, 1},
+    {"pad [7] replicate 3,2", Shape{7}, {pd(0, 3, 2, kRep)}, 1},
+    {"pad [1] replicate 5,7", Shape{1}, {pd(0, 5, 7, kRep)}, 1},
+    {"pad [3,31] zero+replicate", Shape{3, 31}, {pd(0, 1, 1), pd(1, 2, 0, kRep)}, 1},
+    {"pad [2,3,7] three axes", Shape{2, 3, 7}, {pd(0, 1, 0), pd(1, 0, 2, kRep), pd(2, 3, 3)}, 1},
+    {"pad [31,33] replicate both", Shape{31, 33}, {pd(0, 1, 1, kRep), pd(-1, 1, 1, kRep)}, 1},
     // insert / remove axis, flatten
     {"insert_axis [7] 0", Shape{7}, {ins(0)}, 1},
     {"insert_axis [7] -1", Shape{7}, {ins(-1)}, 1},
@@ -281,10 +77,10 @@ const ViewCase kCases[] = {
     {"reshape(reverse [12])", Shape{12}, {sl(0, 11, -20, -1), rs({3, 4})}, -1},
     // chains
     {"pad(slice(T))", Shape{31, 33}, {tr(), sl(0, 2, 30, 3), pd(1, 2, 1)}, 1},
-    {"slice(pad replicate)", Shape{7, 9}, {pd(0, 3, 3, PadMode::kReplicate), sl(0, 12, 0, -2)}, 1},
+    {"slice(pad replicate)", Shape{7, 9}, {pd(0, 3, 3, kRep), sl(0, 12, 0, -2)}, 1},
     {"T(pad(slice))", Shape{3, 65}, {sl(1, 1, 64, 2), pd(0, 1, 1), tr()}, 1},
     {"bcast(slice(permute))", Shape{2, 3, 7}, {perm({2, 0, 1}), sl(1, 1, 2), bc({4, 7, 5, 3})}, 1},
-    {"pad zero(pad replicate)", Shape{5}, {pd(0, 2, 2, PadMode::kReplicate), pd(0, 1, 1)}, -1},
+    {"pad zero(pad replicate)", Shape{5}, {pd(0, 2, 2, kRep), pd(0, 1, 1)}, -1},
     {"pad zero(bcast)", Shape{1, 3}, {bc({4, 3}), pd(0, 1, 1)}, -1},
     {"slice of padding only", Shape{5}, {pd(0, 4, 0), sl(0, 0, 3)}, 1},
     {"reshape(pad(T))", Shape{4, 6}, {tr(), pd(0, 1, 1), rs({4, 8})}, -1},
@@ -292,8 +88,11 @@ const ViewCase kCases[] = {
     {"slice(bcast)", Shape{3, 1}, {bc({3, 65}), sl(1, 64, 0, -5)}, 1},
     {"remove_axis(slice)", Shape{7, 5}, {sl(1, 2, 3), rm(1)}, 1},
     {"bcast(insert_axis(T))", Shape{3, 7}, {tr(), ins(1), bc({7, 4, 3})}, 1},
-    {"pad(pad) other axes", Shape{3, 5}, {pd(0, 1, 2, PadMode::kReplicate), pd(1, 2, 1)}, 1},
-    {"slice(slice(slice)) to a scalar", Shape{7, 33}, {sl(0, 6, 0, -2), sl(1, 32, 0, -7), sl(0, 1, 2), sl(1, 2, 3), rs({})}, 1},
+    {"pad(pad) other axes", Shape{3, 5}, {pd(0, 1, 2, kRep), pd(1, 2, 1)}, 1},
+    {"slice(slice(slice)) to a scalar",
+     Shape{7, 33},
+     {sl(0, 6, 0, -2), sl(1, 32, 0, -7), sl(0, 1, 2), sl(1, 2, 3), rs({})},
+     1},
 };
 
 class Views : public ::testing::TestWithParam<int> {};
@@ -305,33 +104,40 @@ TEST_P(Views, ExactVsReferenceAndHost) {
 
 TEST_P(Views, OpOfViewEqualsOpOfContiguousCopy) {
   const ViewCase& c = kCases[GetParam()];
-  check_view_vs_copy(c.name, c.in, random_values(c.in.element_count(), 400 + GetParam()), c.steps, false);
+  check_view_vs_copy(c.name, c.in, random_values(c.in.element_count(), 400 + GetParam()), c.steps,
+                     false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, Views, ::testing::Range(0, static_cast<int>(std::size(kCases))));
 
 TEST(ViewsSpecial, SpecialValuesKeepTheirBits) {
   // +-0, +-Inf, NaN, denormals: views are copies, so every bit pattern must survive.
-  for (const ViewCase& c : {ViewCase{"special T(pad replicate)", Shape{9, 14}, {pd(1, 2, 2, PadMode::kReplicate), tr()}, 1},
-                            ViewCase{"special reverse slice", Shape{126}, {sl(0, 125, -200, -4)}, 1},
-                            ViewCase{"special reshape(T)", Shape{9, 14}, {tr(), rs({126})}, -1}})
+  for (const ViewCase& c :
+       {ViewCase{"special T(pad replicate)", Shape{9, 14}, {pd(1, 2, 2, kRep), tr()}, 1},
+        ViewCase{"special reverse slice", Shape{126}, {sl(0, 125, -200, -4)}, 1},
+        ViewCase{"special reshape(T)", Shape{9, 14}, {tr(), rs({126})}, -1}})
     check_view(c, special_values(c.in.element_count()));
 }
 
 TEST(ViewsSpecial, LiteralsAndCoordsThroughViews) {
   // Inline leaves read through zero padding still need their bounds test.
-  check_op("pad(bcast literal)", {}, [](Scope& s, auto&) { return s.literal(3.5f).broadcast({7}).pad(0, 2, 3); });
-  check_op("pad(coord) replicate", {}, [](Scope& s, auto&) { return s.coord(5).pad(0, 2, 2, PadMode::kReplicate); });
-  auto r = check_op("T(coord 2d)", {}, [](Scope& s, auto&) { return s.coord({3, 7}, 1).transpose().pad(1, 1, 0); });
+  check_op("pad(bcast literal)", {},
+           [](Scope& s, auto&) { return s.literal(3.5f).broadcast({7}).pad(0, 2, 3); });
+  check_op("pad(coord) replicate", {},
+           [](Scope& s, auto&) { return s.coord(5).pad(0, 2, 2, kRep); });
+  auto r = check_op("T(coord 2d)", {}, [](Scope& s, auto&) {
+    return s.coord({3, 7}, 1).transpose().pad(1, 1, 0);
+  });
   ASSERT_EQ(r.gpu.size(), 28u);
-  EXPECT_EQ(r.gpu[0], 0.0f);      // zero padding column
+  EXPECT_EQ(r.gpu[0], 0.0f);          // zero padding column
   EXPECT_EQ(r.gpu[4 * 6 + 1], 6.0f);  // row 6 (coordinate 6), first real column
 }
 
 // ---- NaN-filled gaps and offset views ----
 
 /// Values where `keep(c)` holds, NaN everywhere else.
-std::vector<float> with_nan_gaps(const Shape& s, const std::function<bool(const std::vector<int64_t>&)>& keep,
+std::vector<float> with_nan_gaps(const Shape& s,
+                                 const std::function<bool(const std::vector<int64_t>&)>& keep,
                                  uint32_t salt) {
   auto v = random_values(s.element_count(), salt);
   for (int64_t l = 0; l < s.element_count(); ++l)
@@ -342,7 +148,8 @@ std::vector<float> with_nan_gaps(const Shape& s, const std::function<bool(const 
 void expect_no_nan(const std::vector<std::vector<float>>& outs, const std::string& ctx) {
   for (size_t o = 0; o < outs.size(); ++o)
     for (size_t i = 0; i < outs[o].size(); ++i)
-      ASSERT_FALSE(std::isnan(outs[o][i])) << ctx << ": output " << o << " element " << i << " is NaN";
+      ASSERT_FALSE(std::isnan(outs[o][i]))
+          << ctx << ": output " << o << " element " << i << " is NaN";
 }
 
 TEST(ViewsGaps, StridedSlicesSkipNaN) {
@@ -354,13 +161,26 @@ TEST(ViewsGaps, StridedSlicesSkipNaN) {
   };
   const Gap gaps[] = {
       {"every other [130]", Shape{130}, [](auto& c) { return c[0] % 2 == 0; }, {sl(0, 0, 130, 2)}},
-      {"reverse step -3 [129]", Shape{129}, [](auto& c) { return c[0] % 3 == 0; }, {sl(0, 126, -1000, -3)}},
-      {"columns 0..33 of [31,66]", Shape{31, 66}, [](auto& c) { return c[1] < 33; }, {sl(1, 0, 33)}},
-      {"T of columns [31,66]", Shape{31, 66}, [](auto& c) { return c[1] >= 33; }, {sl(1, 33, 66), tr()}},
-      {"2-d strided [63,65]", Shape{63, 65}, [](auto& c) { return c[0] % 2 == 0 && c[1] % 4 == 1; },
+      {"reverse step -3 [129]",
+       Shape{129},
+       [](auto& c) { return c[0] % 3 == 0; },
+       {sl(0, 126, -1000, -3)}},
+      {"columns 0..33 of [31,66]",
+       Shape{31, 66},
+       [](auto& c) { return c[1] < 33; },
+       {sl(1, 0, 33)}},
+      {"T of columns [31,66]",
+       Shape{31, 66},
+       [](auto& c) { return c[1] >= 33; },
+       {sl(1, 33, 66), tr()}},
+      {"2-d strided [63,65]",
+       Shape{63, 65},
+       [](auto& c) { return c[0] % 2 == 0 && c[1] % 4 == 1; },
        {sl(0, 0, 63, 2), sl(1, 1, 65, 4)}},
-      {"padded strided [7,33]", Shape{7, 33}, [](auto& c) { return c[1] % 8 == 7; },
-       {sl(1, 7, 33, 8), pd(1, 2, 2, PadMode::kReplicate), pd(0, 1, 0)}},
+      {"padded strided [7,33]",
+       Shape{7, 33},
+       [](auto& c) { return c[1] % 8 == 7; },
+       {sl(1, 7, 33, 8), pd(1, 2, 2, kRep), pd(0, 1, 0)}},
   };
   uint32_t salt = 500;
   for (const Gap& g : gaps) {

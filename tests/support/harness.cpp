@@ -135,8 +135,9 @@ CheckResult check_op(const std::string& name, const std::vector<Input>& inputs,
   res.kernels = g.kernel_count();
   std::string where;
   EXPECT_TRUE(same_bits(runs[0], runs[1], &where)) << ctx << ": two runs differ at " << where;
-  if (o.expected_kernels >= 0)
+  if (o.expected_kernels >= 0) {
     EXPECT_EQ(res.kernels, static_cast<size_t>(o.expected_kernels)) << ctx << ": kernel count";
+  }
   if (o.check_unfused) {
     auto unfused = run_variant(params, inputs, fn, o.seed, false, nullptr, nullptr, 1, nullptr);
     EXPECT_TRUE(same_bits(res.gpu, unfused, &where)) << ctx << ": fused vs unfused differ at " << where;

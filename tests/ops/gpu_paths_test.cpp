@@ -1,0 +1,72 @@
+// Runs the code shapes descent generates for GPUs (2-D grid without loops, multi-thread reductions
+// with subgroup butterflies) on whatever device CI has, by switching the codegen target for a
+// while. On lavapipe this covers what otherwise only the GPU run (T13) would exercise.
+#include <cmath>
+
+#include "runtime/state.hpp"
+#include "support/harness.hpp"
+
+namespace descent::testing {
+namespace {
+
+class GpuCodePaths : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    saved_ = env().state().target;
+    env().state().target.cpu = false;
+    if (env().state().target.subgroup_size == 0) env().state().target.subgroup_size = 1;
+  }
+  void TearDown() override { env().state().target = saved_; }
+  codegen::Target saved_;
+};
+
+TEST_F(GpuCodePaths, ElementwiseScalarAndVec4) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{64}, int64_t{65}, int64_t{4100}, int64_t{70001}}) {
+    CheckOptions o;
+    o.tolerance = Tolerance::kTranscend;
+    o.transcend_ulps = 64;
+    o.transcend_abs = 1e-5;
+    o.expected_kernels = 1;
+    check_op("chain", {{Shape{n}, random_values(n, 40)}, {Shape{n}, random_values(n, 41)}},
+             [](Scope&, auto& x) { return (x[0] * x[1] + 1.0f).sin() - x[1].abs().sqrt(); }, o);
+  }
+}
+
+TEST_F(GpuCodePaths, ReductionsWithThreadsPerRow) {
+  const Shape shapes[] = {Shape{5, 4096}, Shape{3, 1000}, Shape{17, 36}, Shape{2, 8, 300}};
+  uint32_t salt = 50;
+  for (const Shape& s : shapes) {
+    Input in{s, random_values(s.element_count(), salt++)};
+    const int64_t len = s.dims().back();
+    CheckOptions o;
+    o.tolerance = Tolerance::kReduction;
+    o.reduction_length = len;
+    std::vector<double> abs(static_cast<size_t>(s.element_count() / len), 0.0);
+    for (int64_t i = 0; i < s.element_count(); ++i) abs[i / len] += std::fabs(in.values[i]);
+    o.abs_sum = abs;
+    check_op("row sum", {in}, [&](Scope&, auto& x) { return x[0].reduce_sum(-1); }, o);
+    check_op("row max", {in}, [&](Scope&, auto& x) { return x[0].reduce_max(-1); });
+    std::vector<double> abs2(abs.size(), 0.0);
+    for (int64_t i = 0; i < s.element_count(); ++i) abs2[i / len] += in.values[i] * in.values[i] + 1.0;
+    o.abs_sum = abs2;
+    check_op("row sum prologue", {in}, [&](Scope&, auto& x) { return (x[0] * x[0] + 1.0f).reduce_sum(-1); }, o);
+  }
+}
+
+TEST_F(GpuCodePaths, ForcedThreadCounts) {
+  Input in{Shape{6, 520}, random_values(3120, 60)};
+  for (int th : {2, 8, 64, 256}) {
+    env().state().target.reduce_threads = th;
+    CheckOptions o;
+    o.tolerance = Tolerance::kReduction;
+    o.reduction_length = 520;
+    std::vector<double> abs(6, 0.0);
+    for (int i = 0; i < 3120; ++i) abs[i / 520] += std::fabs(in.values[i]);
+    o.abs_sum = abs;
+    check_op("sum th=" + std::to_string(th), {in}, [](Scope&, auto& x) { return x[0].reduce_sum(1); }, o);
+    check_op("max th=" + std::to_string(th), {in}, [](Scope&, auto& x) { return x[0].reduce_max(1); });
+  }
+}
+
+}  // namespace
+}  // namespace descent::testing
