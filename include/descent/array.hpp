@@ -75,6 +75,9 @@ class Array {
   /// Python-style slice of one axis: start, stop (exclusive) and step (may be negative).
   Array slice(int axis, int64_t start, int64_t stop, int64_t step = 1) const;
   Array pad(int axis, int64_t before, int64_t after, PadMode mode = PadMode::kZero) const;
+  /// Sliding windows along one axis (PyTorch's unfold): axis n becomes two axes
+  /// [(n - size) / stride + 1, size]; window w, element e reads position w*stride + e. Zero copy.
+  Array windows(int axis, int64_t size, int64_t stride = 1) const;
   Array insert_axis(int axis) const;  // new unit axis
   Array remove_axis(int axis) const;  // drops a unit axis
   /// Forces a materialised copy (mostly for tests and debugging).

@@ -300,6 +300,19 @@ Array Array::pad(int axis, int64_t before, int64_t after, PadMode mode) const {
   return wrap(*this, st(*this).view_node(node_, *v));
 }
 
+Array Array::windows(int axis, int64_t size, int64_t stride) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "windows");
+  if (size < 1 || size > s[ax] || stride < 1) {
+    throw ShapeError(fmt::format("windows: size {} and stride {} do not fit axis {} (extent {}) of {}; "
+                                 "need 1 <= size <= extent and stride >= 1", size, stride, axis, s[ax], s.str()));
+  }
+  if (s.rank() >= kMaxRank)
+    throw ShapeError(fmt::format("windows: shape {} already has the maximum rank {}", s.str(), kMaxRank));
+  int64_t count = (s[ax] - size) / stride + 1;
+  return wrap(*this, st(*this).view_node(node_, View::identity(s).windowed(ax, count, size, stride)));
+}
+
 Array Array::insert_axis(int axis) const { return reshape(shape().insert_axis(axis, 1)); }
 
 Array Array::remove_axis(int axis) const {

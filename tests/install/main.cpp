@@ -1,9 +1,17 @@
-// Built against an installed descent (public headers only): runs one small graph.
+// Built against an installed descent (public headers only): runs the README's snippet and one
+// small graph.
 #include <descent/descent.hpp>
 
 #include <cstdio>
 
+// The first C++ snippet of README.md, extracted by run.sh.
+static void readme_snippet() {
+#include "readme_snippet.inc"
+  if (result.size() != 3) throw descent::Error("README snippet: wrong result size");
+}
+
 int main() {
+  readme_snippet();
   descent::Environment env;
   auto x = env.static_parameter_with_data({4}, "x", std::vector<float>{1, 2, 3, 4});
   auto g = env.build_graph([&](descent::Scope& s) {

@@ -98,3 +98,34 @@ TEST(Reduce, LongAxisSplitsIntoTwoStages) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+TEST(Views, WindowsAreZeroCopyAndMatchTheReference) {
+  // 1-D and 2-D sliding windows (the shape convolution and pooling use), max over each window.
+  Input img{Shape{2, 9, 10, 3}, random_values(540, 30)};
+  CheckOptions o;
+  o.expected_kernels = 2;  // one per reduction: windows are index maps, never copies
+  check_op("windows max", {img}, [](Scope&, auto& x) {
+    return x[0].windows(1, 3, 2).reduce_max(2).windows(3, 2, 2).reduce_max(4);
+  }, o);
+  check_op("windows stride 1", {img}, [](Scope&, auto& x) { return x[0].windows(2, 4) * 2.0f; });
+  Input v{Shape{10}, random_values(10, 31)};
+  check_op("windows 1d", {v}, [](Scope&, auto& x) { return x[0].windows(0, 3, 2); });
+}
+
+TEST(Views, WindowsRejectBadArguments) {
+  auto p = env().static_parameter({2, 5}, "win");
+  for (auto [size, stride] : std::vector<std::pair<int64_t, int64_t>>{{6, 1}, {0, 1}, {2, 0}}) {
+    try {
+      env().build_graph([&](Scope& s) { (void)s.parameter_value(p).windows(1, size, stride); });
+      ADD_FAILURE() << "windows(" << size << ", " << stride << ") did not throw";
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("windows"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace descent::testing

@@ -14,8 +14,23 @@
 
 namespace descent::testing {
 
+namespace {
+bool g_env_created = false;
+
+/// After the last test: any validation message seen anywhere fails the run (tests that use env()
+/// directly are covered even when they do not call expect_no_validation_messages).
+class ValidationCheck : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (g_env_created) expect_no_validation_messages();
+  }
+};
+const auto* g_validation_check = ::testing::AddGlobalTestEnvironment(new ValidationCheck);
+}  // namespace
+
 Environment& env() {
   static Environment e;
+  g_env_created = true;
   return e;
 }
 
