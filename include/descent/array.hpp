@@ -66,6 +66,11 @@ class Array {
   Array reduce_max(int axis, bool keep_dims = false) const;
   Array reduce_sum(const std::vector<int>& axes, bool keep_dims = false) const;
 
+  /// Matrix product over the last two axes, [..., M, K] x [..., K, N] -> [..., M, N], with NumPy
+  /// broadcasting of the leading (batch) axes. Operands may be any view (transposed, sliced,
+  /// broadcast) without a copy; per-element ops on the result fuse into the matmul kernel.
+  Array matmul(const Array& other) const;
+
   // Views: zero-copy where the index map allows, otherwise a copy is made for you.
   Array broadcast(const Shape& to) const;
   Array reshape(const Shape& to) const;

@@ -32,6 +32,40 @@ std::string float_literal(float v) {
   return fmt::format("uintBitsToFloat(0x{:08x}u)", bits);  // exact, whatever the value
 }
 
+/// Flat source index of view `v` at output coordinates `c` (GLSL int expressions). For axes that
+/// can leave the source, a clamped coordinate is used and, for zero padding, `cond` receives the
+/// in-bounds test (empty when the read is always in bounds). Temporaries are named `prefix<i>`.
+std::string index_at(GlslWriter& w, const View& v, const std::vector<std::string>& c,
+                     std::string* cond, const std::string& prefix) {
+  cond->clear();
+  if (!v.any_bounds()) {
+    int64_t base = 0;
+    auto st = v.output_strides(&base);
+    std::string e = fmt::format("{}", base);
+    for (int j = 0; j < v.output.rank(); ++j)
+      if (st[j] != 0 && v.output[j] != 1) e += fmt::format(" + {} * {}", c[j], st[j]);
+    return e;
+  }
+  auto in_st = v.input.strides();
+  std::string flat = "0";
+  for (int i = 0; i < v.input.rank(); ++i) {
+    std::string ci = fmt::format("{}", v.offset[i]);
+    for (int j = 0; j < v.output.rank(); ++j)
+      if (v.map[j].input_axis == i && v.output[j] != 1) ci += fmt::format(" + {} * {}", c[j], v.map[j].step);
+    if (v.needs_bounds(i)) {
+      std::string name = fmt::format("{}{}", prefix, i);
+      w.line("int {} = {};", name, ci);
+      if (v.pad[i] == PadMode::kZero)
+        *cond += fmt::format("{}uint({}) < {}u", cond->empty() ? "" : " && ", name, v.input[i]);
+      ci = fmt::format("clamp({}, 0, {})", name, v.input[i] - 1);
+    } else {
+      ci = "(" + ci + ")";
+    }
+    if (in_st[i] != 0 && v.input[i] != 1) flat += fmt::format(" + {} * {}", ci, in_st[i]);
+  }
+  return flat;
+}
+
 /// Emits the body instructions of one kernel at linear index variable `l`.
 class BodyWriter {
  public:
@@ -39,6 +73,8 @@ class BodyWriter {
   /// `vin<K>` vectors and every name gets a `_<lane>` suffix.
   BodyWriter(GlslWriter& w, const KernelSpec& k, std::string l, int lane = -1)
       : w_(w), k_(k), l_(std::move(l)), lane_(lane), sfx_(lane >= 0 ? fmt::format("_{}", lane) : "") {}
+
+  void set_acc(std::string acc) { acc_ = std::move(acc); }  // matmul epilogue: the product
 
   void emit_all() {
     for (size_t i = 0; i < k_.body.size(); ++i) emit(static_cast<int>(i));
@@ -70,32 +106,10 @@ class BodyWriter {
   std::string index(const View& v, std::string* cond) {
     cond->clear();
     if (v.is_identity() && v.output.element_count() > 0) return l_;
-    if (!v.any_bounds()) {
-      int64_t base = 0;
-      auto st = v.output_strides(&base);
-      std::string e = fmt::format("{}", base);
-      for (int j = 0; j < v.output.rank(); ++j)
-        if (st[j] != 0 && v.output[j] != 1) e += fmt::format(" + {} * {}", coord(v.output, j), st[j]);
-      return e;
-    }
-    auto in_st = v.input.strides();
-    std::string flat = "0";
-    for (int i = 0; i < v.input.rank(); ++i) {
-      std::string c = fmt::format("{}", v.offset[i]);
-      for (int j = 0; j < v.output.rank(); ++j)
-        if (v.map[j].input_axis == i && v.output[j] != 1) c += fmt::format(" + {} * {}", coord(v.output, j), v.map[j].step);
-      if (v.needs_bounds(i)) {
-        std::string name = fmt::format("p{}{}", pad_count_++, sfx_);
-        w_.line("int {} = {};", name, c);
-        if (v.pad[i] == PadMode::kZero)
-          *cond += fmt::format("{}uint({}) < {}u", cond->empty() ? "" : " && ", name, v.input[i]);
-        c = fmt::format("clamp({}, 0, {})", name, v.input[i] - 1);
-      } else {
-        c = "(" + c + ")";
-      }
-      if (in_st[i] != 0 && v.input[i] != 1) flat += fmt::format(" + {} * {}", c, in_st[i]);
-    }
-    return flat;
+    std::vector<std::string> c;
+    for (int j = 0; j < v.output.rank(); ++j)
+      c.push_back(v.output[j] == 1 ? std::string("0") : coord(v.output, j));
+    return index_at(w_, v, c, cond, fmt::format("p{}{}_", pad_count_++, sfx_));
   }
 
   void emit(int i) {
@@ -121,6 +135,9 @@ class BodyWriter {
         break;
       case Instr::Kind::Rand:
         value = fmt::format("descent_rand(pc.run.seed, {}u, uint({}))", in.uid, index(in.view, &cond));
+        break;
+      case Instr::Kind::Acc:
+        value = acc_;
         break;
       case Instr::Kind::Op: {
         std::string t(detail::info(in.op).glsl);
@@ -152,6 +169,7 @@ class BodyWriter {
   std::string l_;
   int lane_;
   std::string sfx_;
+  std::string acc_;
   std::map<std::pair<std::string, int>, std::string> coords_;
   std::vector<std::string> shapes_;
   int pad_count_ = 0;
@@ -320,10 +338,132 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
   return g;
 }
 
+
+/// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
+/// column c, read through its view (zero outside zero padding).
+void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch) {
+  w.open(fmt::format("float load_{}(int b, int r, int c)", name));
+  std::vector<std::string> coords;
+  auto ds = batch.strides();
+  for (int j = 0; j < batch.rank(); ++j) {
+    std::string e = "b";
+    if (ds[j] != 1) e = fmt::format("(b / {})", ds[j]);
+    if (j > 0) e = fmt::format("({} % {})", e, batch[j]);
+    coords.push_back(batch[j] == 1 ? "0" : e);
+  }
+  coords.push_back("r");
+  coords.push_back("c");
+  std::string cond;
+  std::string idx = index_at(w, v, coords, &cond, "q");
+  if (cond.empty()) w.line("return pc.in{}.v[{}];", input, idx);
+  else w.line("return ({}) ? pc.in{}.v[{}] : 0.0;", cond, input, idx);
+  w.close();
+}
+
+/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
+bool unit_stride(const View& v, int axis) {
+  if (v.any_bounds()) return false;
+  int64_t base = 0;
+  return v.output_strides(&base)[static_cast<size_t>(axis)] == 1;
+}
+
+/// Matrix product with fused epilogue. Every output element is one thread's sum over k = 0..K-1
+/// in increasing order with fused multiply-adds (`precise`), whatever the tile shapes: results
+/// depend only on K, never on the schedule. GPUs: 128x128 tiles staged in shared memory, 256
+/// threads of 8x8 outputs, loads arranged along each operand's contiguous axis. CPU devices:
+/// no shared memory (slow on lavapipe), 64 threads of 4x4 outputs reading memory directly.
+GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
+  const Shape& s = k.matmul_shape;
+  int r = s.rank();
+  int64_t M = s[r - 2], N = s[r - 1], K = k.a_view.output[r - 1];
+  Shape batch = s;
+  batch = batch.remove_axis(-1).remove_axis(-1);
+  int64_t B = batch.element_count();
+  bool gpu = !t.cpu;
+  int tm = gpu ? 8 : 4, tn = tm, tile = gpu ? 128 : 32, bk = 16;
+  int local = gpu ? 256 : 64;
+  GeneratedKernel g;
+  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
+  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
+  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  GlslWriter w;
+  header(w, k, t, local);
+  load_function(w, "a", k.a_input, k.a_view, batch);
+  load_function(w, "b", k.b_input, k.b_view, batch);
+  if (gpu) {
+    w.line("shared float As[{}][{}];", bk, tile + 4);  // [k][m], padded rows
+    w.line("shared float Bs[{}][{}];", bk, tile + 4);  // [k][n]
+  }
+  w.open("void main()");
+  w.line("int lid = int(gl_LocalInvocationID.x);");
+  w.line("int tx = lid % {0}, ty = lid / {0};", gpu ? 16 : 8);
+  w.line("int n0 = int(gl_WorkGroupID.x) * {}, m0 = int(gl_WorkGroupID.y) * {};", tile, tile);
+  w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
+  w.line("precise float acc[{}][{}];", tm, tn);
+  w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", tm, tn);
+  // Thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j on GPUs (conflict-free shared
+  // reads), rows ty * 4 + i and columns tx * 4 + j on CPUs.
+  std::string row = gpu ? "m0 + ty + 16 * i" : "m0 + ty * 4 + i";
+  std::string col = gpu ? "n0 + tx + 16 * j" : "n0 + tx * 4 + j";
+  if (gpu) {
+    bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
+    bool b_k_fast = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
+    w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
+    // A tile [128 x 16]: 8 elements per thread, consecutive threads along A's contiguous axis.
+    w.open("for (int i = 0; i < 8; ++i)");
+    if (a_m_fast) w.line("int mm = lid % 128, kk = lid / 128 + 2 * i;");
+    else w.line("int mm = lid / 16 + 16 * i, kk = lid % 16;");
+    w.line("int m = m0 + mm, kq = k0 + kk;");
+    w.line("As[kk][mm] = (m < {} && kq < {}) ? load_a(b, m, kq) : 0.0;", M, K);
+    w.close();
+    w.open("for (int i = 0; i < 8; ++i)");
+    if (b_k_fast) w.line("int nn = lid / 16 + 16 * i, kk = lid % 16;");
+    else w.line("int nn = lid % 128, kk = lid / 128 + 2 * i;");
+    w.line("int n = n0 + nn, kq = k0 + kk;");
+    w.line("Bs[kk][nn] = (n < {} && kq < {}) ? load_b(b, kq, n) : 0.0;", N, K);
+    w.close();
+    w.line("barrier();");
+    w.open(fmt::format("for (int kk = 0; kk < {}; ++kk)", bk));
+    w.line("float av[8], bv[8];");
+    w.line("for (int i = 0; i < 8; ++i) av[i] = As[kk][ty + 16 * i];");
+    w.line("for (int j = 0; j < 8; ++j) bv[j] = Bs[kk][tx + 16 * j];");
+    w.line("for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
+    w.close();
+    w.line("barrier();");
+    w.close();
+  } else {
+    w.open(fmt::format("for (int kq = 0; kq < {}; ++kq)", K));
+    w.line("float av[4], bv[4];");
+    w.line("for (int i = 0; i < 4; ++i) {{ int m = {}; av[i] = m < {} ? load_a(b, m, kq) : 0.0; }}", row, M);
+    w.line("for (int j = 0; j < 4; ++j) {{ int n = {}; bv[j] = n < {} ? load_b(b, kq, n) : 0.0; }}", col, N);
+    w.line("for (int i = 0; i < 4; ++i) for (int j = 0; j < 4; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
+    w.close();
+  }
+  // Epilogue: the fused per-element ops, once per output element, then the stores.
+  w.open(fmt::format("for (int i = 0; i < {}; ++i)", tm));
+  w.open(fmt::format("for (int j = 0; j < {}; ++j)", tn));
+  w.line("int m = {}, n = {};", row, col);
+  w.open(fmt::format("if (m < {} && n < {})", M, N));
+  w.line("int l = (b * {} + m) * {} + n;", M, N);
+  BodyWriter body(w, k, "l");
+  body.set_acc("acc[i][j]");
+  body.emit_all();
+  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+  w.close();
+  w.close();
+  w.close();
+  w.close();
+  w.close();
+  g.source = w.str();
+  return g;
+}
+
 }  // namespace
 
 GeneratedKernel generate(const KernelSpec& k, const Target& t) {
-  GeneratedKernel g = k.type == KernelSpec::Type::Reduce ? reduce(k, t) : elementwise(k, t);
+  GeneratedKernel g = k.type == KernelSpec::Type::Reduce   ? reduce(k, t)
+                      : k.type == KernelSpec::Type::MatMul ? matmul(k, t)
+                                                           : elementwise(k, t);
   g.push_bytes = static_cast<uint32_t>(8 * (1 + k.inputs.size() + k.outputs.size()));
   return g;
 }

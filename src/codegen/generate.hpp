@@ -20,7 +20,9 @@ struct Target {
 
 struct GeneratedKernel {
   std::string source;         // complete GLSL compute shader
-  uint32_t groups_x = 1;      // vkCmdDispatch(groups_x, 1, 1)
+  uint32_t groups_x = 1;      // vkCmdDispatch(groups_x, groups_y, groups_z)
+  uint32_t groups_y = 1;
+  uint32_t groups_z = 1;
   uint32_t push_bytes = 0;    // 8 bytes: run info address, then 8 per input, then per output
 };
 

@@ -33,7 +33,7 @@ struct Cluster {
   int64_t count = 0;          // elementwise count (reduce: input element count of the prologue)
   std::vector<NodeId> members;
   Bits bits;
-  NodeId reduce = kNoNode;    // reduce node (reduce clusters)
+  NodeId reduce = kNoNode;    // the reduce or matmul node the kernel is built around
   bool absorbed = false;      // merged into another cluster
 };
 
@@ -58,6 +58,9 @@ class Fuser {
         int c = new_cluster(id, KernelSpec::Type::Reduce);
         clusters_[c].reduce = id;
         if (opt_.enabled) absorb_prologue(c);
+      } else if (is_matmul(op)) {
+        int c = new_cluster(id, KernelSpec::Type::MatMul);
+        clusters_[c].reduce = id;
       }
     }
     if (opt_.enabled) merge_siblings();
@@ -71,7 +74,7 @@ class Fuser {
     Cluster c;
     c.type = type;
     c.count = type == KernelSpec::Type::Reduce ? g_[g_[id].args[0].node].shape.element_count()
-                                               : g_[id].shape.element_count();
+                                               : g_[id].shape.element_count();  // matmul: output
     c.bits = Bits(g_.size());
     clusters_.push_back(std::move(c));
     add_member(static_cast<int>(clusters_.size() - 1), id);
@@ -85,13 +88,14 @@ class Fuser {
   }
 
   /// Candidate search: the first producer kernel (in argument order) that `id` may join.
-  /// After joining, the other producer kernels it reads element by element merge in too.
+  /// After joining, the other producer kernels it reads element by element merge in too. A
+  /// matmul kernel takes consumers as its epilogue (bias, scale, activation).
   bool try_join_producer(NodeId id) {
     const Node& n = g_[id];
     int joined = -1;
     for (const Arg& a : n.args) {
       int c = cluster_of_[a.node];
-      if (c < 0 || clusters_[c].type != KernelSpec::Type::Elementwise || clusters_[c].absorbed) continue;
+      if (c < 0 || clusters_[c].absorbed || clusters_[c].type == KernelSpec::Type::Reduce) continue;
       if (!a.view.is_identity() || clusters_[c].count != n.shape.element_count()) continue;
       if (joined < 0) {
         if (can_join(c, id)) {
@@ -110,6 +114,9 @@ class Fuser {
   bool try_merge(int ai, int bi) {
     Cluster& a = clusters_[ai];
     Cluster& b = clusters_[bi];
+    if (b.type != KernelSpec::Type::Elementwise) return false;
+    // A matmul's epilogue cannot contain anything its operands are computed from.
+    if (a.type == KernelSpec::Type::MatMul && anc_[a.reduce].intersects(b.bits)) return false;
     if (through_outside(a, b) || through_outside(b, a)) return false;
     // Kernel-level paths too: a -> other kernel(s) -> b (or back) would make the merge a cycle.
     if (reaches(ai, bi, bi) || reaches(bi, ai, ai)) return false;
@@ -296,7 +303,7 @@ class Fuser {
     for (int c : order) {
       const Cluster& cl = clusters_[c];
       out.push_back(emit_kernel(g_, users_, cl.members, cluster_of_, c,
-                                cl.type == KernelSpec::Type::Reduce ? cl.reduce : kNoNode));
+                                cl.type == KernelSpec::Type::Elementwise ? kNoNode : cl.reduce));
     }
     return out;
   }

@@ -88,26 +88,47 @@ class Emitter {
 
 KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>& users,
                        const std::vector<NodeId>& members, const std::vector<int>& cluster_of,
-                       int cluster, NodeId reduce) {
+                       int cluster, NodeId anchor) {
   KernelSpec k;
   k.members = members;
   Emitter e(g, k);
   std::map<NodeId, int> regs;
   int ops = 0;
+  bool mm = anchor != kNoNode && is_matmul(g[anchor].op);
+  if (mm) {
+    const Node& m = g[anchor];
+    k.type = KernelSpec::Type::MatMul;
+    k.matmul_shape = m.shape;
+    k.a_input = e.binding(m.args[0].node);
+    k.a_view = m.args[0].view;
+    k.b_input = e.binding(m.args[1].node);
+    k.b_view = m.args[1].view;
+    Instr acc;
+    acc.kind = Instr::Kind::Acc;
+    acc.shape = m.shape;
+    k.body.push_back(acc);
+    regs[anchor] = 0;
+  }
   for (NodeId m : members) {
-    if (m == reduce) continue;
+    if (m == anchor) continue;
     regs[m] = e.op(g[m], regs);
     ++ops;
   }
-  if (reduce != kNoNode) {
-    const Node& r = g[reduce];
+  if (mm) {
+    const Shape& s = k.matmul_shape;
+    k.count = s.element_count();
+    k.label = fmt::format("matmul {}x{}x{}{}{}", s[-2], g[anchor].args[0].view.output[-1], s[-1],
+                          s.rank() > 2 ? fmt::format(" batch {}", k.count / (s[-2] * s[-1])) : "",
+                          ops ? fmt::format(" + {} ops", ops) : "");
+  } else if (anchor != kNoNode) {
+    const Node& r = g[anchor];
     k.type = KernelSpec::Type::Reduce;
     k.reduce_op = r.op;
     k.axis = r.axis;
     k.reduce_input = r.args[0].view.output;
     k.value = e.operand(r.args[0], regs);
     k.count = r.shape.element_count();
-    k.outputs.push_back({-1, reduce});  // -1: the reduction result
+    k.outputs.push_back({-1, anchor});  // -1: the reduction result
     k.label = fmt::format("{} axis {} {}{}", info(r.op).name, r.axis, k.reduce_input.str(),
                           ops ? fmt::format(" + {} ops", ops) : "");
   } else {
@@ -116,7 +137,7 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
     k.label = fmt::format("elementwise {} op{} [{}]", ops, ops == 1 ? "" : "s", k.count);
   }
   for (NodeId m : members) {
-    if (m == reduce) continue;
+    if (m == anchor && !mm) continue;
     bool external = false;
     for (NodeId u : users[m]) external = external || cluster_of[u] != cluster;
     if (external) k.outputs.push_back({regs[m], m});

@@ -10,7 +10,7 @@ namespace descent::detail {
 
 /// One instruction of a kernel body, evaluated at a linear element index of its `shape`.
 struct Instr {
-  enum class Kind { Load, Literal, Coord, Rand, Op };
+  enum class Kind { Load, Literal, Coord, Rand, Op, Acc };  // Acc: the matmul result here
   Kind kind = Kind::Op;
   Op op = Op::Mov;
   int a = -1, b = -1, c = -1;  // operand instruction indices (Kind::Op)
@@ -22,7 +22,7 @@ struct Instr {
 };
 
 struct KernelSpec {
-  enum class Type { Elementwise, Reduce };
+  enum class Type { Elementwise, Reduce, MatMul };
   Type type = Type::Elementwise;
   /// Elementwise: elements computed. Reduce: output elements.
   int64_t count = 0;
@@ -34,6 +34,11 @@ struct KernelSpec {
   Shape reduce_input;
   int axis = 0;
   int value = -1;
+  // MatMul only: operands read through views (batch + [M, K] and batch + [K, N]); the body is the
+  // epilogue, evaluated at each output element's linear index with Kind::Acc as the product.
+  Shape matmul_shape;  // batch + [M, N]
+  int a_input = -1, b_input = -1;
+  View a_view, b_view;
   bool uses_rand = false;
   std::vector<NodeId> members;  // IR nodes computed by this kernel (for drawings and debugging)
   std::string label;

@@ -208,6 +208,42 @@ Array Array::reduce_sum(const std::vector<int>& axes, bool keep_dims) const {
   return r;
 }
 
+Array Array::matmul(const Array& other) const {
+  same_scope(*this, other, "matmul");
+  ScopeState& s = st(*this);
+  Shape a = s.shape(node_), b = s.shape(ArrayAccess::node(other));
+  if (a.rank() < 2 || b.rank() < 2) {
+    throw ShapeError(fmt::format("matmul: operands need rank >= 2, got {} and {} (reshape a vector "
+                                 "to [1, n] or [n, 1] first)", a.str(), b.str()));
+  }
+  int64_t m = a[-2], k = a[-1], k2 = b[-2], n = b[-1];
+  if (k != k2) {
+    throw ShapeError(fmt::format("matmul: inner extents differ: {} x {} (K = {} vs {})", a.str(),
+                                 b.str(), k, k2));
+  }
+  Shape batch_a = a, batch_b = b;
+  while (batch_a.rank() > a.rank() - 2) batch_a = batch_a.remove_axis(-1);
+  while (batch_b.rank() > b.rank() - 2) batch_b = batch_b.remove_axis(-1);
+  Shape batch;
+  try {
+    batch = broadcast_shapes(batch_a, batch_b, "matmul");
+  } catch (const ShapeError&) {
+    throw ShapeError(fmt::format("matmul: batch axes of {} and {} cannot be broadcast together",
+                                 a.str(), b.str()));
+  }
+  auto full = [&](int64_t r, int64_t c) {
+    std::vector<int64_t> d = batch.dims();
+    d.push_back(r);
+    d.push_back(c);
+    return Shape(d);
+  };
+  Shape out = full(m, n);
+  NodeId id = s.add(Op::MatMul, out,
+                    {detail::Arg{node_, View::broadcast(a, full(m, k))},
+                     detail::Arg{ArrayAccess::node(other), View::broadcast(b, full(k, n))}});
+  return wrap(*this, id);
+}
+
 Array Array::broadcast(const Shape& to) const {
   Shape s = shape();
   Shape b = broadcast_shapes(s, to, "broadcast");

@@ -7,7 +7,7 @@
 
 namespace descent::detail {
 
-enum class OpKind : uint8_t { Leaf, Sink, Elementwise, Reduce };
+enum class OpKind : uint8_t { Leaf, Sink, Elementwise, Reduce, MatMul };
 
 enum class Op : uint8_t {
 #define DESCENT_OP(name, str, arity, kind, glsl, ref) name,
@@ -37,6 +37,9 @@ inline constexpr OpInfo kOpInfo[kOpCount] = {
 constexpr const OpInfo& info(Op op) { return kOpInfo[static_cast<int>(op)]; }
 constexpr bool is_elementwise(Op op) { return info(op).kind == OpKind::Elementwise; }
 constexpr bool is_reduce(Op op) { return info(op).kind == OpKind::Reduce; }
+constexpr bool is_matmul(Op op) { return op == Op::MatMul; }
+/// Ops that compute a stored value (a kernel output can hold them).
+constexpr bool is_computed(Op op) { return is_elementwise(op) || is_reduce(op) || is_matmul(op); }
 /// Leaves computed from coordinates alone: inlined into every consumer, never stored.
 constexpr bool is_inline_leaf(Op op) { return op == Op::Literal || op == Op::Coord || op == Op::Rand; }
 

@@ -76,6 +76,32 @@ std::vector<std::vector<double>> reference_values(
           out[l] = n.op == Op::Output ? x[0] : eval_elementwise(n.op, x[0], x[1], x[2]);
         }
         break;
+      case OpKind::MatMul: {
+        const Arg& a = n.args[0];
+        const Arg& b = n.args[1];
+        int r = n.shape.rank();
+        int64_t K = a.view.output[r - 1];
+        int64_t ca[kMaxRank], cb[kMaxRank];
+        for (int64_t l = 0; l < count; ++l) {
+          unravel(l, n.shape, coord);
+          for (int j = 0; j < r - 2; ++j) ca[j] = cb[j] = coord[j];
+          ca[r - 2] = coord[r - 2];
+          cb[r - 1] = coord[r - 1];
+          double acc = 0.0;
+          for (int64_t k = 0; k < K; ++k) {
+            ca[r - 1] = k;
+            cb[r - 2] = k;
+            double x = read(val[a.node], a.view, ca), y = read(val[b.node], b.view, cb);
+            if (o.round_to_f32) {
+              x = static_cast<float>(x);
+              y = static_cast<float>(y);
+            }
+            acc += x * y;
+          }
+          out[l] = acc;
+        }
+        break;
+      }
       case OpKind::Reduce: {
         const Arg& a = n.args[0];
         const Shape& in = a.view.output;

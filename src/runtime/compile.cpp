@@ -75,7 +75,7 @@ void record(CompiledGraph& cg, bool timestamps) {
     cb.begin_label(ks.label.c_str());
     const auto& push = cg.push[k];
     cb.dispatch(*cg.pipelines[k], push.data(), static_cast<uint32_t>(push.size() * 8),
-                cg.generated[k].groups_x, 1, 1);
+                cg.generated[k].groups_x, cg.generated[k].groups_y, cg.generated[k].groups_z);
     cb.end_label();
     if (cg.timestamps) cb.write_timestamp(cg.timestamps->handle(), static_cast<uint32_t>(k + 1));
   }

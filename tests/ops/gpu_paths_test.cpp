@@ -70,3 +70,46 @@ TEST_F(GpuCodePaths, ForcedThreadCounts) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+class GpuMatMul : public GpuCodePaths {};
+
+TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
+  // The 128x128 shared-memory kernel, with operands contiguous along k, m or n (each picks a
+  // different cooperative load order), ragged sizes and a fused epilogue.
+  struct Case {
+    int64_t m, k, n;
+    bool ta, tb;
+  };
+  const Case cases[] = {{130, 17, 129, false, false}, {33, 40, 7, true, false},
+                        {5, 129, 140, false, true}, {129, 31, 130, true, true}};
+  uint32_t salt = 500;
+  for (const Case& c : cases) {
+    Input a{c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, random_values(c.m * c.k, salt++)};
+    Input b{c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, random_values(c.k * c.n, salt++)};
+    Input bias{Shape{c.n}, random_values(c.n, salt++)};
+    auto fn = [&](Scope&, const std::vector<Array>& x) {
+      Array av = c.ta ? x[0].transpose() : x[0];
+      Array bv = c.tb ? x[1].transpose() : x[1];
+      return av.matmul(bv) * 0.5f + x[2];
+    };
+    std::vector<Input> abs_in{a, b, bias};
+    for (Input& in : abs_in)
+      for (float& v : in.values) v = std::fabs(v);
+    CheckOptions plain;
+    plain.tolerance = Tolerance::kReduction;
+    plain.reduction_length = c.k + 1;
+    plain.check_unfused = false;
+    auto bound = check_op("tiled |x|", abs_in, fn, plain).ref;
+    CheckOptions o = plain;
+    o.abs_sum = bound;
+    o.check_unfused = true;
+    o.expected_kernels = 1;
+    check_op("tiled matmul", {a, b, bias}, fn, o);
+  }
+}
+
+}  // namespace
+}  // namespace descent::testing

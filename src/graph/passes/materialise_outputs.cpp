@@ -1,6 +1,7 @@
-// Pass rule: every Output reads, through an identity view, a computed node (elementwise or reduce)
-// that no other Output reads; anything else (a parameter, a literal, a view) gets a copy node.
-// This gives each parameter write exactly one kernel output to bind.
+// Pass rule: every Output reads, through an identity view, a computed node that no other Output
+// reads; anything else (a parameter, a literal, a view) gets a copy node, so each parameter write
+// has exactly one kernel output to bind. Matmul operands that are inlined leaves (literals,
+// coordinates, random numbers) get a copy too: the matmul kernel reads its operands from memory.
 #include <set>
 
 #include "graph/passes/passes.hpp"
@@ -15,7 +16,7 @@ bool materialise_outputs(IrGraph& g) {
     if (!g[id].alive || g[id].op != Op::Output) continue;
     Arg a = g[id].args[0];
     const Node& src = g[a.node];
-    bool computed = is_elementwise(src.op) || is_reduce(src.op);
+    bool computed = is_computed(src.op);
     bool ok = computed && a.view.is_identity() && !claimed.count(a.node);
     if (ok) {
       claimed.insert(a.node);
@@ -31,6 +32,21 @@ bool materialise_outputs(IrGraph& g) {
     g[id].args[0] = Arg{c, View::identity(g[id].shape)};
     claimed.insert(c);
     changed = true;
+  }
+  for (NodeId id = 0; id < n0; ++id) {
+    if (!g[id].alive || !is_matmul(g[id].op)) continue;
+    for (size_t i = 0; i < 2; ++i) {
+      Arg a = g[id].args[i];
+      if (!is_inline_leaf(g[a.node].op)) continue;
+      Node copy;
+      copy.op = Op::Mov;
+      copy.shape = a.view.output;
+      copy.args = {a};
+      copy.pinned = true;
+      NodeId c = g.add(std::move(copy));
+      g[id].args[i] = Arg{c, View::identity(a.view.output)};
+      changed = true;
+    }
   }
   return changed;
 }

@@ -1,0 +1,26 @@
+# cuBLAS FP32 (TF32 off) and FP16 baselines for bench_matmul, same sizes, same call.
+import sys, time, torch
+
+torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def bench(fn, reps):
+    for _ in range(3):
+        fn()
+    ts = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        ts.append(time.perf_counter() - t0)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+for n in [int(x) for x in sys.argv[1:]] or [1024, 2048, 4096, 8192]:
+    for dt, name in [(torch.float32, "fp32"), (torch.float16, "fp16")]:
+        a = torch.rand(n, n, device="cuda", dtype=dt) * 2 - 1
+        b = torch.rand(n, n, device="cuda", dtype=dt) * 2 - 1
+        t = bench(lambda: a @ b, 10 if n >= 8192 else 20)
+        print(f"RESULT torch_matmul_{name}_{n}: {2 * n ** 3 / t / 1e12:.2f} TFLOP/s")

@@ -1,0 +1,114 @@
+// T1/T3/T4/T5 for matmul: ragged sizes on both sides of the tile sizes, batch broadcasting,
+// operands as views (transposed, sliced, broadcast), fused epilogues, against the float64
+// reference with class D tolerance (the bound uses sum |a_ik b_kj| from the reference itself).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "support/harness.hpp"
+
+namespace descent::testing {
+namespace {
+
+using Fn = std::function<Array(Scope&, const std::vector<Array>&)>;
+
+/// Checks `fn` (whose last op is a matmul over `k`) with the class D bound computed from the
+/// same graph on |inputs|.
+void check_matmul(const std::string& name, std::vector<Input> ins, const Fn& fn, int64_t k,
+                  int kernels = -1) {
+  std::vector<Input> abs_ins = ins;
+  for (Input& in : abs_ins)
+    for (float& v : in.values) v = std::fabs(v);
+  CheckOptions plain;
+  plain.tolerance = Tolerance::kReduction;
+  plain.reduction_length = k;
+  plain.check_unfused = false;
+  auto abs_ref = check_op(name + " on |x|", abs_ins, fn, plain).ref;
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = k;
+  o.abs_sum = abs_ref;
+  o.expected_kernels = kernels;
+  check_op(name, ins, fn, o);
+}
+
+TEST(MatMul, RaggedSizes) {
+  const int64_t sizes[][3] = {{1, 1, 1}, {3, 3, 1}, {7, 5, 9}, {33, 65, 31}, {129, 7, 63},
+                              {65, 129, 127}, {2, 300, 3}, {130, 17, 129}};
+  uint32_t salt = 300;
+  for (const auto& d : sizes) {
+    int64_t m = d[0], k = d[1], n = d[2];
+    check_matmul(fmt::format("matmul {}x{}x{}", m, k, n),
+                 {{Shape{m, k}, random_values(m * k, salt++)}, {Shape{k, n}, random_values(k * n, salt++)}},
+                 [](Scope&, auto& x) { return x[0].matmul(x[1]); }, k, 1);
+  }
+}
+
+TEST(MatMul, BatchedAndBroadcastBatches) {
+  check_matmul("batched", {{Shape{3, 9, 11}, random_values(297, 1)}, {Shape{3, 11, 5}, random_values(165, 2)}},
+               [](Scope&, auto& x) { return x[0].matmul(x[1]); }, 11, 1);
+  check_matmul("broadcast rhs", {{Shape{2, 3, 9, 11}, random_values(594, 3)}, {Shape{11, 5}, random_values(55, 4)}},
+               [](Scope&, auto& x) { return x[0].matmul(x[1]); }, 11, 1);
+  check_matmul("broadcast both", {{Shape{2, 1, 4, 6}, random_values(48, 5)}, {Shape{3, 6, 7}, random_values(126, 6)}},
+               [](Scope&, auto& x) { return x[0].matmul(x[1]); }, 6, 1);
+}
+
+TEST(MatMul, OperandViewsWithoutCopies) {
+  Input a{Shape{20, 33}, random_values(660, 7)};
+  Input b{Shape{40, 20}, random_values(800, 8)};
+  // A^T [33, 20] x B^T [20, 40]: both transposed views, one kernel.
+  check_matmul("transposed", {a, b}, [](Scope&, auto& x) { return x[0].transpose().matmul(x[1].transpose()); }, 20, 1);
+  // Strided slices and a zero-padded view.
+  check_matmul("sliced", {a, b}, [](Scope&, auto& x) {
+    return x[0].slice(1, 0, 33, 2).transpose().matmul(x[1].slice(0, 1, 40, 2).slice(1, 0, 17));
+  }, 20, 1);
+  check_matmul("padded", {a, b}, [](Scope&, auto& x) {
+    return x[0].pad(1, 1, 0).matmul(x[1].pad(1, 14, 0).transpose());
+  }, 34, 1);
+}
+
+TEST(MatMul, FusedEpilogueIsOneKernel) {
+  Input a{Shape{30, 16}, random_values(480, 9)};
+  Input w{Shape{16, 24}, random_values(384, 10)};
+  Input bias{Shape{24}, random_values(24, 11)};
+  // Dense layer: leaky_relu(x W + b) in one kernel.
+  check_matmul("dense", {a, w, bias}, [](Scope&, auto& x) { return (x[0].matmul(x[1]) + x[2]).leaky_relu(0.01f); }, 16, 1);
+  // The original's array_api graph: 2 * m.matmul(x) + y * y + 1 is one kernel.
+  std::vector<float> eye{1, 0, 0, 0, 1, 0, 0, 0, 1};
+  auto r = check_op("array_api", {{Shape{3, 3}, eye}, {Shape{3, 1}, {4, 5, 6}}, {Shape{3, 1}, {1, 2, 3}}},
+                    [](Scope&, auto& x) { return 2.0f * x[0].matmul(x[1]) + x[2] * x[2] + 1.0f; });
+  EXPECT_EQ(r.gpu, (std::vector<float>{10, 15, 22}));
+  EXPECT_EQ(r.kernels, 1u);
+}
+
+TEST(MatMul, ResultUsedTwiceAndTransposed) {
+  Input a{Shape{9, 7}, random_values(63, 12)};
+  Input b{Shape{7, 9}, random_values(63, 13)};
+  // The product is stored (a transposed consumer needs it) and also used by the epilogue.
+  check_matmul("reuse", {a, b}, [](Scope&, auto& x) {
+    auto p = x[0].matmul(x[1]);
+    return p.transpose().matmul(p);
+  }, 9);
+}
+
+TEST(MatMul, Errors) {
+  auto p = env().static_parameter({3, 4}, "mm_a");
+  auto q = env().static_parameter({5, 6}, "mm_b");
+  auto v = env().static_parameter({4}, "mm_v");
+  auto expect_shape_error = [&](const std::function<void(Scope&)>& f, const char* what) {
+    try {
+      env().build_graph(f);
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("matmul"), std::string::npos) << e.what();
+    }
+  };
+  expect_shape_error([&](Scope& s) { (void)s.parameter_value(p).matmul(s.parameter_value(q)); }, "K mismatch");
+  expect_shape_error([&](Scope& s) { (void)s.parameter_value(p).matmul(s.parameter_value(v)); }, "rank 1");
+  expect_shape_error([&](Scope& s) {
+    (void)s.parameter_value(p).broadcast({2, 3, 4}).matmul(s.parameter_value(q).slice(0, 0, 4).broadcast({3, 4, 6}));
+  }, "batch mismatch");
+}
+
+}  // namespace
+}  // namespace descent::testing
