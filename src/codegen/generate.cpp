@@ -391,8 +391,9 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   load_function(w, "a", k.a_input, k.a_view, batch);
   load_function(w, "b", k.b_input, k.b_view, batch);
   if (gpu) {
-    w.line("shared float As[{}][{}];", bk, tile + 4);  // [k][m], padded rows
-    w.line("shared float Bs[{}][{}];", bk, tile + 4);  // [k][n]
+    // [k][m] and [k][n] tiles as vec4 rows (128 floats + 4 padding) for 128-bit shared reads.
+    w.line("shared vec4 As[{}][{}];", bk, tile / 4 + 1);
+    w.line("shared vec4 Bs[{}][{}];", bk, tile / 4 + 1);
   }
   w.open("void main()");
   w.line("int lid = int(gl_LocalInvocationID.x);");
@@ -401,10 +402,11 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
   w.line("precise float acc[{}][{}];", tm, tn);
   w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", tm, tn);
-  // Thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j on GPUs (conflict-free shared
-  // reads), rows ty * 4 + i and columns tx * 4 + j on CPUs.
-  std::string row = gpu ? "m0 + ty + 16 * i" : "m0 + ty * 4 + i";
-  std::string col = gpu ? "n0 + tx + 16 * j" : "n0 + tx * 4 + j";
+  // GPUs: thread (tx, ty) owns rows ty*4 + {0..3} and 64 + ty*4 + {0..3}, and the same for
+  // columns with tx, so each k step reads two vec4 of A and two of B from shared memory.
+  // CPUs: rows ty * 4 + i and columns tx * 4 + j.
+  std::string row = gpu ? "m0 + (i >> 2) * 64 + ty * 4 + (i & 3)" : "m0 + ty * 4 + i";
+  std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx * 4 + j";
   if (gpu) {
     bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
     bool b_k_fast = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
@@ -414,19 +416,19 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
     if (a_m_fast) w.line("int mm = lid % 128, kk = lid / 128 + 2 * i;");
     else w.line("int mm = lid / 16 + 16 * i, kk = lid % 16;");
     w.line("int m = m0 + mm, kq = k0 + kk;");
-    w.line("As[kk][mm] = (m < {} && kq < {}) ? load_a(b, m, kq) : 0.0;", M, K);
+    w.line("As[kk][mm >> 2][mm & 3] = (m < {} && kq < {}) ? load_a(b, m, kq) : 0.0;", M, K);
     w.close();
     w.open("for (int i = 0; i < 8; ++i)");
     if (b_k_fast) w.line("int nn = lid / 16 + 16 * i, kk = lid % 16;");
     else w.line("int nn = lid % 128, kk = lid / 128 + 2 * i;");
     w.line("int n = n0 + nn, kq = k0 + kk;");
-    w.line("Bs[kk][nn] = (n < {} && kq < {}) ? load_b(b, kq, n) : 0.0;", N, K);
+    w.line("Bs[kk][nn >> 2][nn & 3] = (n < {} && kq < {}) ? load_b(b, kq, n) : 0.0;", N, K);
     w.close();
     w.line("barrier();");
     w.open(fmt::format("for (int kk = 0; kk < {}; ++kk)", bk));
-    w.line("float av[8], bv[8];");
-    w.line("for (int i = 0; i < 8; ++i) av[i] = As[kk][ty + 16 * i];");
-    w.line("for (int j = 0; j < 8; ++j) bv[j] = Bs[kk][tx + 16 * j];");
+    w.line("vec4 a0 = As[kk][ty], a1 = As[kk][16 + ty], b0 = Bs[kk][tx], b1 = Bs[kk][16 + tx];");
+    w.line("float av[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);");
+    w.line("float bv[8] = float[8](b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w);");
     w.line("for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
     w.close();
     w.line("barrier();");
