@@ -71,6 +71,14 @@ class Array {
   /// broadcast) without a copy; per-element ops on the result fuse into the matmul kernel.
   Array matmul(const Array& other) const;
 
+  /// [..., n] one-hot encoding of integer-valued elements: 1.0 where the value equals the index.
+  Array one_hot(int64_t n) const;
+  /// Index of the largest element along `axis`, as a float. Ties: the lowest index (as PyTorch).
+  /// NaN elements are skipped; a row of only NaN gives +inf.
+  Array argmax(int axis, bool keep_dims = false) const;
+  /// This array followed by `other` along `axis` (see descent::concat).
+  Array concat(const Array& other, int axis) const;
+
   // Views: zero-copy where the index map allows, otherwise a copy is made for you.
   Array broadcast(const Shape& to) const;
   Array reshape(const Shape& to) const;
@@ -95,6 +103,10 @@ class Array {
   uint32_t scope_id_ = 0;  // serial of the Scope that recorded it (0: empty); checked on every use
   uint32_t node_ = 0;
 };
+
+/// Joins arrays along `axis` (all other extents equal). One fused kernel reads every part through
+/// a zero-padded view and selects by coordinate; no intermediate copies.
+Array concat(const std::vector<Array>& parts, int axis);
 
 Array operator+(const Array& a, const Array& b);
 Array operator-(const Array& a, const Array& b);

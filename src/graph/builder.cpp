@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <unordered_map>
@@ -242,6 +243,60 @@ Array Array::matmul(const Array& other) const {
                     {detail::Arg{node_, View::broadcast(a, full(m, k))},
                      detail::Arg{ArrayAccess::node(other), View::broadcast(b, full(k, n))}});
   return wrap(*this, id);
+}
+
+Array Array::one_hot(int64_t n) const {
+  if (n < 1) throw ShapeError(fmt::format("one_hot: class count {} must be >= 1", n));
+  Shape s = shape();
+  if (s.rank() >= kMaxRank)
+    throw ShapeError(fmt::format("one_hot: shape {} already has the maximum rank {}", s.str(), kMaxRank));
+  Shape out = s.insert_axis(s.rank(), n);
+  return scope().coord(out, -1).eq(insert_axis(s.rank()).broadcast(out));
+}
+
+Array Array::argmax(int axis, bool keep_dims) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "argmax");
+  // Lowest index among the maxima: the largest of -index over the positions equal to the max.
+  Array m = reduce_max(ax, true).broadcast(s);
+  Array neg_index = -scope().coord(s, ax);
+  Array lowest_inf = scope().literal(-std::numeric_limits<float>::infinity());
+  Array r = -(eq(m).select(neg_index, lowest_inf).reduce_max(ax, true));
+  return keep_dims ? r : r.remove_axis(ax);
+}
+
+Array Array::concat(const Array& other, int axis) const { return descent::concat({*this, other}, axis); }
+
+Array concat(const std::vector<Array>& parts, int axis) {
+  if (parts.empty()) throw ShapeError("concat: no arrays given");
+  Shape s0 = parts[0].shape();
+  int ax = s0.axis(axis, "concat");
+  int64_t total = 0;
+  std::vector<int64_t> offsets;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    same_scope(parts[0], parts[i], "concat");
+    Shape si = parts[i].shape();
+    bool ok = si.rank() == s0.rank();
+    for (int j = 0; ok && j < s0.rank(); ++j) ok = j == ax || si[j] == s0[j];
+    if (!ok) {
+      std::string all;
+      for (const Array& p : parts) all += (all.empty() ? "" : ", ") + p.shape().str();
+      throw ShapeError(fmt::format("concat: shapes {} differ outside axis {}", all, axis));
+    }
+    offsets.push_back(total);
+    total += si[ax];
+  }
+  if (parts.size() == 1) return parts[0];
+  Shape out = s0.with_axis(ax, total);
+  // Later parts win where earlier ones end: r = coord < offset_i ? r_earlier : part_i.
+  Array coord = parts[0].scope().coord(out, ax);
+  Array r = parts[0].pad(ax, 0, total - parts[0].shape()[ax]);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    int64_t n = parts[i].shape()[ax];
+    Array padded = parts[i].pad(ax, offsets[i], total - offsets[i] - n);
+    r = coord.lt(parts[0].scope().literal(static_cast<float>(offsets[i]))).select(r, padded);
+  }
+  return r;
 }
 
 Array Array::broadcast(const Shape& to) const {

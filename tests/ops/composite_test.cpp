@@ -1,0 +1,56 @@
+// T1/T4/T8 for composite ops built from primitives: concat, one_hot, argmax (exact class).
+#include "support/harness.hpp"
+
+namespace descent::testing {
+namespace {
+
+TEST(Concat, AnyAxisIsOneKernel) {
+  Input a{Shape{4, 3, 5}, random_values(60, 1)};
+  Input b{Shape{4, 2, 5}, random_values(40, 2)};
+  Input c{Shape{4, 7, 5}, random_values(140, 3)};
+  CheckOptions o;
+  o.expected_kernels = 1;
+  check_op("concat axis 1", {a, b, c}, [](Scope&, auto& x) { return concat({x[0], x[1], x[2]}, 1); }, o);
+  check_op("concat axis -1 of views", {a, b}, [](Scope&, auto& x) {
+    return x[0].transpose().concat(x[1].transpose(), -1);
+  }, o);
+  // A computed part is read through a padded view, so it is stored first: two kernels.
+  o.expected_kernels = 2;
+  check_op("concat of a computed part", {a}, [](Scope&, auto& x) { return x[0].concat(x[0] * 2.0f, 0); }, o);
+  Input sp{Shape{2, 54}, special_values(108)};
+  check_op("concat keeps -0 and NaN", {sp}, [](Scope&, auto& x) {  // select, never adds
+    return x[0].slice(1, 0, 20).concat(x[0].slice(1, 20, 54), 1);
+  });
+}
+
+TEST(Concat, Errors) {
+  auto p = env().static_parameter({2, 3}, "cat_a");
+  auto q = env().static_parameter({3, 3}, "cat_b");
+  for (int axis : {1, 2}) {
+    try {
+      env().build_graph([&](Scope& s) { (void)s.parameter_value(p).concat(s.parameter_value(q), axis); });
+      ADD_FAILURE() << "no error for axis " << axis;
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("concat"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(OneHot, MatchesIndices) {
+  Input labels{Shape{6, 1}, {0, 3, 9, 1, 3, 7}};
+  CheckOptions o;
+  o.expected_kernels = 1;
+  auto r = check_op("one_hot", {labels}, [](Scope&, auto& x) { return x[0].reshape({6}).one_hot(10); }, o);
+  for (int i = 0; i < 6; ++i)
+    for (int c = 0; c < 10; ++c) EXPECT_EQ(r.gpu[i * 10 + c], c == labels.values[i] ? 1.0f : 0.0f);
+}
+
+TEST(ArgMax, LowestIndexOnTies) {
+  Input x{Shape{4, 5}, {1, 5, 5, 2, 0,  -1, -1, -1, -1, -1,  3, 2, 1, 0, 9,  0, -0.0f, 0, 0, 0}};
+  auto r = check_op("argmax", {x}, [](Scope&, auto& v) { return v[0].argmax(1); });
+  EXPECT_EQ(r.gpu, (std::vector<float>{1, 0, 4, 0}));
+  check_op("argmax axis 0", {{Shape{7, 33}, random_values(231, 5)}}, [](Scope&, auto& v) { return v[0].argmax(0, true); });
+}
+
+}  // namespace
+}  // namespace descent::testing
