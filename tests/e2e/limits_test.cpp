@@ -136,18 +136,6 @@ class ReduceThreads {
   int flag_, target_;
 };
 
-std::vector<double> abs_row_sums(const Input& in, int axis) {
-  auto d = in.shape.dims();
-  int64_t outer = 1, len = d[axis], inner = 1;
-  for (int j = 0; j < axis; ++j) outer *= d[j];
-  for (size_t j = axis + 1; j < d.size(); ++j) inner *= d[j];
-  std::vector<double> s(static_cast<size_t>(outer * inner), 0.0);
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t k = 0; k < len; ++k)
-      for (int64_t i = 0; i < inner; ++i)
-        s[o * inner + i] += std::fabs(in.values[(o * len + k) * inner + i]);
-  return s;
-}
 
 void check_reductions(int threads) {
   ReduceThreads forced(threads);
@@ -159,7 +147,7 @@ void check_reductions(int threads) {
     CheckOptions o;
     o.tolerance = Tolerance::kReduction;
     o.reduction_length = shape[axis];
-    o.abs_sum = abs_row_sums(in, axis);
+    o.abs_sum = abs_sums(in, axis);
     std::string name = fmt::format("reduce_sum threads={}", threads);
     check_op(
         name, {in}, [&](Scope&, auto& x) { return x[0].reduce_sum(axis); }, o);

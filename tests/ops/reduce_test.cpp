@@ -7,18 +7,6 @@
 namespace descent::testing {
 namespace {
 
-std::vector<double> abs_sums(const Input& in, int axis) {
-  // sum |x| along `axis` of a dense input, per output element.
-  auto d = in.shape.dims();
-  int64_t outer = 1, len = d[axis], inner = 1;
-  for (int j = 0; j < axis; ++j) outer *= d[j];
-  for (size_t j = axis + 1; j < d.size(); ++j) inner *= d[j];
-  std::vector<double> s(static_cast<size_t>(outer * inner), 0.0);
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t k = 0; k < len; ++k)
-      for (int64_t i = 0; i < inner; ++i) s[o * inner + i] += std::fabs(in.values[(o * len + k) * inner + i]);
-  return s;
-}
 
 TEST(Reduce, SumAndMaxEveryAxis) {
   const Shape shapes[] = {Shape{1}, Shape{7}, Shape{33, 3}, Shape{3, 129}, Shape{2, 65, 5}, Shape{1000}};

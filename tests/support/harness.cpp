@@ -63,6 +63,19 @@ std::vector<float> special_values(int64_t n) {
   return v;
 }
 
+std::vector<double> abs_sums(const Input& in, int axis) {
+  auto d = in.shape.dims();
+  int64_t outer = 1, len = d[static_cast<size_t>(axis)], inner = 1;
+  for (int j = 0; j < axis; ++j) outer *= d[static_cast<size_t>(j)];
+  for (size_t j = static_cast<size_t>(axis) + 1; j < d.size(); ++j) inner *= d[j];
+  std::vector<double> s(static_cast<size_t>(outer * inner), 0.0);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < len; ++k)
+      for (int64_t i = 0; i < inner; ++i)
+        s[o * inner + i] += std::fabs(in.values[(o * len + k) * inner + i]);
+  return s;
+}
+
 double ulp_distance(float a, float b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : 1e30;
   if (a == b) return 0;

@@ -35,6 +35,9 @@ struct Input {
 std::vector<float> random_values(int64_t n, uint32_t salt, float lo = -2.0f, float hi = 2.0f);
 std::vector<float> special_values(int64_t n);  // normal, tiny, huge, +-0, +-inf, NaN mixed
 
+/// sum |x| along `axis` of a dense input, per output element (the class D bound's scale).
+std::vector<double> abs_sums(const Input& in, int axis);
+
 struct CheckOptions {
   Tolerance tolerance = Tolerance::kExact;
   uint32_t seed = 0x5eed5eed;
