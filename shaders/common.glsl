@@ -9,6 +9,9 @@ layout(buffer_reference, std430, buffer_reference_align = 16) writeonly buffer D
 // Per-run values written before each run: the seed, and a +0.0 that the compiler cannot see
 // through (lavapipe folds x + 0.0 to x even under NoContraction, which is wrong for x = -0).
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; float zero; };
+// The same buffer seen writable: `flags` collects errors found on the device (bit 0: a gather
+// index out of range); the host reads and clears it at its next synchronisation.
+layout(buffer_reference, std430, buffer_reference_align = 4) buffer DescentStatus { uint seed; float zero; uint flags; };
 
 // tanh(a) = sign(a) (1 - e^{-2|a|}) / (1 + e^{-2|a|}): e^{-2|a|} <= 1, so nothing overflows.
 float descent_tanh(float a) {

@@ -28,6 +28,7 @@ class Array {
   Array() = default;
 
   Shape shape() const;
+  DType dtype() const;
   Scope& scope() const;
   bool valid() const { return scope_id_ != 0; }
 
@@ -70,6 +71,15 @@ class Array {
   /// broadcasting of the leading (batch) axes. Operands may be any view (transposed, sliced,
   /// broadcast) without a copy; per-element ops on the result fuse into the matmul kernel.
   Array matmul(const Array& other) const;
+
+  /// Conversions: float -> uint truncates (negative and NaN -> 0, >= 2^32 -> 2^32 - 1);
+  /// uint -> float rounds to nearest.
+  Array to_u32() const;
+  Array to_f32() const;
+  /// values[..., indices[k], ...] along `axis`: the result has `axis` resized to indices' length.
+  /// `indices` is a 1-D u32 array. An out-of-range index reads the last element and makes the
+  /// next host synchronisation (read_parameter, wait_idle) throw IndexError.
+  Array gather(int axis, const Array& indices) const;
 
   /// [..., n] one-hot encoding of integer-valued elements: 1.0 where the value equals the index.
   Array one_hot(int64_t n) const;
@@ -121,6 +131,11 @@ Array operator-(float a, const Array& b);
 Array operator*(float a, const Array& b);
 Array operator/(float a, const Array& b);
 Array operator-(const Array& a);
+// Integer ops for u32 arrays (also +, -, *, eq, lt, gt above): remainder, xor, shifts.
+Array operator%(const Array& a, const Array& b);
+Array operator^(const Array& a, const Array& b);
+Array operator<<(const Array& a, const Array& b);
+Array operator>>(const Array& a, const Array& b);
 Array& operator+=(Array& a, const Array& b);
 
 }  // namespace descent

@@ -37,6 +37,7 @@ class Parameter {
   Parameter() = default;
   const Shape& shape() const;
   const std::string& name() const;
+  DType dtype() const;
   uint32_t id() const { return id_; }
   bool valid() const { return env_ != nullptr; }
 
@@ -55,6 +56,7 @@ class Scope {
   /// Makes `value` the parameter's new contents after the run; later reads in this scope see it.
   void write_parameter_value(const Parameter& p, const Array& value);
   Array literal(float value);
+  Array literal_u32(uint32_t value);
   /// A [n] array holding 0, 1, ..., n-1 (use broadcast/reshape to place it on any axis).
   Array coord(int64_t n);
   /// Coordinate along `axis` of `shape`, as floats.
@@ -117,13 +119,18 @@ class Environment {
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
-  Parameter static_parameter(const Shape& shape, const std::string& name);
+  Parameter static_parameter(const Shape& shape, const std::string& name,
+                             DType dtype = DType::kF32);
   Parameter static_parameter_with_data(const Shape& shape, const std::string& name,
                                        std::span<const float> data);
   /// Queues an upload (sent with the next run, or flushed by a read). data.size() must match.
   void write_parameter(const Parameter& p, std::span<const float> data);
   void write_parameter(const Parameter& p, std::initializer_list<float> data);
-  /// Waits for pending runs and returns the parameter's contents.
+  /// For u32 parameters.
+  void write_parameter(const Parameter& p, std::span<const uint32_t> data);
+  std::vector<uint32_t> read_parameter_u32(const Parameter& p);
+  /// Waits for pending runs and returns the parameter's contents. Throws IndexError if a gather
+  /// met an out-of-range index since the last synchronisation (wait_idle checks too).
   std::vector<float> read_parameter(const Parameter& p);
   float read_parameter_scalar(const Parameter& p);
 
@@ -144,6 +151,7 @@ class Environment {
  private:
   void check_param(const Parameter& p, const char* op) const;
   void print_timings(const Graph& graph);
+  void check_index_errors();
   std::unique_ptr<detail::EnvironmentState> state_;
 };
 

@@ -47,6 +47,12 @@ class ShaderCompileError : public Error {
   std::string source_;
 };
 
+/// An index array held an out-of-range index (gather); reported at the next synchronisation.
+class IndexError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A file (dataset, image, checkpoint) is malformed; the message has its path and byte offset.
 class FormatError : public Error {
  public:

@@ -11,6 +11,11 @@ namespace descent {
 
 inline constexpr int kMaxRank = 8;
 
+/// Element type of an array. Every element is 4 bytes; U32 arrays hold unsigned integers
+/// (indices, hashes) and support integer arithmetic, comparisons, gather and conversions.
+enum class DType : uint8_t { kF32, kU32 };
+inline const char* dtype_name(DType t) { return t == DType::kF32 ? "f32" : "u32"; }
+
 /// Extents of an array, outermost first. Extents are >= 1 (no empty arrays).
 ///   Shape s{2, 3};  s.rank() == 2;  s.element_count() == 6;  s[-1] == 3
 class Shape {

@@ -139,6 +139,23 @@ class BodyWriter {
       case Instr::Kind::Acc:
         value = acc_;
         break;
+      case Instr::Kind::Gather: {
+        // Out-of-range indices are clamped (the read stays in bounds) and flagged for the host.
+        int64_t extent = in.view.output[in.axis];
+        std::string gi = fmt::format("g{}{}", i, sfx_);
+        w_.line("uint {} = floatBitsToUint(t{}{});", gi, in.a, sfx_);
+        w_.open(fmt::format("if ({} >= {}u)", gi, extent));
+        w_.line("atomicOr(DescentStatus(uint64_t(pc.run)).flags, 1u);");
+        w_.line("{} = {}u;", gi, extent - 1);
+        w_.close();
+        std::vector<std::string> c;
+        for (int j = 0; j < in.view.output.rank(); ++j)
+          c.push_back(j == in.axis ? fmt::format("int({})", gi)
+                                   : (in.view.output[j] == 1 ? std::string("0") : coord(in.shape, j)));
+        std::string idx = index_at(w_, in.view, c, &cond, fmt::format("p{}{}_", pad_count_++, sfx_));
+        value = fmt::format("pc.in{}.v[{}]", in.input, idx);
+        break;
+      }
       case Instr::Kind::Op: {
         std::string t(detail::info(in.op).glsl);
         std::string r;

@@ -93,7 +93,9 @@ class Fuser {
   bool try_join_producer(NodeId id) {
     const Node& n = g_[id];
     int joined = -1;
-    for (const Arg& a : n.args) {
+    for (size_t ai = 0; ai < n.args.size(); ++ai) {
+      const Arg& a = n.args[ai];
+      if (n.op == Op::Gather && ai == 0) continue;  // gathered values are read from memory
       int c = cluster_of_[a.node];
       if (c < 0 || clusters_[c].absorbed || clusters_[c].type == KernelSpec::Type::Reduce) continue;
       if (!a.view.is_identity() || clusters_[c].count != n.shape.element_count()) continue;
@@ -117,6 +119,11 @@ class Fuser {
     if (b.type != KernelSpec::Type::Elementwise) return false;
     // A matmul's epilogue cannot contain anything its operands are computed from.
     if (a.type == KernelSpec::Type::MatMul && anc_[a.reduce].intersects(b.bits)) return false;
+    // Gathered values must come from memory, so their producer stays in another kernel.
+    for (const Cluster* x : {&a, &b})
+      for (NodeId m : x->members)
+        if (g_[m].op == Op::Gather && (a.bits.test(g_[m].args[0].node) || b.bits.test(g_[m].args[0].node)))
+          return false;
     if (through_outside(a, b) || through_outside(b, a)) return false;
     // Kernel-level paths too: a -> other kernel(s) -> b (or back) would make the merge a cycle.
     if (reaches(ai, bi, bi) || reaches(bi, ai, ai)) return false;
@@ -172,6 +179,7 @@ class Fuser {
   /// leave and re-enter it: a cycle), and the kernel stays within its binding budget.
   bool can_join(int c, NodeId id) const {
     const Cluster& cl = clusters_[c];
+    if (g_[id].op == Op::Gather && cl.bits.test(g_[id].args[0].node)) return false;
     for (const Arg& a : g_[id].args) {
       if (cl.bits.test(a.node)) {
         if (!a.view.is_identity()) return false;  // must be read as a register

@@ -66,6 +66,18 @@ class Emitter {
   }
 
   int op(const Node& n, const std::map<NodeId, int>& regs) {
+    if (n.op == Op::Gather) {
+      // The values are read from memory at a data-dependent coordinate: never a register.
+      Instr in;
+      in.kind = Instr::Kind::Gather;
+      in.input = binding(n.args[0].node);
+      in.view = n.args[0].view;
+      in.axis = n.axis;
+      in.shape = n.shape;
+      in.a = operand(n.args[1], regs);
+      k_.body.push_back(in);
+      return static_cast<int>(k_.body.size() - 1);
+    }
     Instr in;
     in.kind = Instr::Kind::Op;
     in.op = n.op;

@@ -10,7 +10,9 @@ namespace descent::detail {
 
 /// One instruction of a kernel body, evaluated at a linear element index of its `shape`.
 struct Instr {
-  enum class Kind { Load, Literal, Coord, Rand, Op, Acc };  // Acc: the matmul result here
+  // Acc: the matmul result here. Gather: binding `input` read through `view` with coordinate
+  // `axis` replaced by the U32 value of instruction `a`.
+  enum class Kind { Load, Literal, Coord, Rand, Op, Acc, Gather };
   Kind kind = Kind::Op;
   Op op = Op::Mov;
   int a = -1, b = -1, c = -1;  // operand instruction indices (Kind::Op)
@@ -18,6 +20,7 @@ struct Instr {
   View view;                   // Load/Coord/Rand: how the consumer's coordinates reach the source
   float literal = 0.0f;
   uint32_t uid = 0;            // Rand
+  int axis = 0;                // Gather
   Shape shape;                 // shape whose coordinates this value is computed at
 };
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <numeric>
@@ -58,13 +59,36 @@ Scope* ArrayAccess::scope(const Array& a) {
   return s;
 }
 
+namespace {
+/// Element type of a new node: U32 integer ops give U32 (their comparisons and to_f32 give F32),
+/// Mov/Select/Gather carry their data operand's type, everything else is F32.
+DType result_dtype(const IrGraph& ir, Op op, const std::vector<Arg>& args) {
+  switch (op) {
+    case Op::Mov: case Op::Gather: return ir[args[0].node].dtype;
+    case Op::Select: return ir[args[1].node].dtype;
+    case Op::UAdd: case Op::USub: case Op::UMul: case Op::URem: case Op::UXor: case Op::UShl:
+    case Op::UShr: case Op::ToU32:
+      return DType::kU32;
+    default: return DType::kF32;
+  }
+}
+}  // namespace
+
 NodeId ScopeState::add(Op op, const Shape& shape, std::vector<Arg> args) {
   Node n;
   n.op = op;
   n.shape = shape;
+  n.dtype = args.empty() ? DType::kF32 : result_dtype(ir, op, args);
   n.args = std::move(args);
   n.colour = colour;
   return ir.add(std::move(n));
+}
+
+NodeId ScopeState::literal_u32(uint32_t v) {
+  NodeId id = literal(0.0f);
+  std::memcpy(&ir[id].literal, &v, 4);  // U32 literals keep their bits
+  ir[id].dtype = DType::kU32;
+  return id;
 }
 
 NodeId ScopeState::literal(float v) {
@@ -132,19 +156,94 @@ void same_scope(const Array& a, const Array& b, const char* op) {
   }
 }
 
-Array unary(const Array& a, Op op) { return wrap(a, st(a).elementwise(op, {id(a)}, std::string(detail::info(op).name).c_str())); }
+DType dtype_of(const Array& a) { return st(a).dtype(id(a)); }
+
+/// Rejects a float op on U32 data (or an integer op on F32 data) with a message naming both.
+void require(const Array& a, DType want, const std::string& op) {
+  DType got = dtype_of(a);
+  if (got != want) {
+    throw UsageError(fmt::format("{}: needs {} operands but got a {} array of shape {}; convert "
+                                 "with to_f32() / to_u32()", op, dtype_name(want), dtype_name(got),
+                                 a.shape().str()));
+  }
+}
+
+Array unary(const Array& a, Op op) {
+  std::string name(detail::info(op).name);
+  require(a, op == Op::ToF32 ? DType::kU32 : DType::kF32, name);
+  return wrap(a, st(a).elementwise(op, {id(a)}, name.c_str()));
+}
+
+/// The integer counterpart of a float op, for U32 operands (Mov when there is none).
+Op u32_op(Op op) {
+  switch (op) {
+    case Op::Add: return Op::UAdd;
+    case Op::Sub: return Op::USub;
+    case Op::Mul: return Op::UMul;
+    case Op::Eq: return Op::UEq;
+    case Op::Lt: return Op::ULt;
+    default: return op;
+  }
+}
 
 Array binary(const Array& a, const Array& b, Op op) {
   std::string name(detail::info(op).name);
   same_scope(a, b, name.c_str());
+  bool integer = detail::info(op).glsl.find("floatBitsToUint") != std::string_view::npos;
+  if (!integer && dtype_of(a) == DType::kU32) {
+    Op u = u32_op(op);
+    if (op == Op::Gt) return binary(b, a, Op::ULt);
+    if (u == op) {
+      throw UsageError(fmt::format("{}: not defined for u32 arrays ({} and {}); convert with "
+                                   "to_f32()", name, a.shape().str(), b.shape().str()));
+    }
+    op = u;
+    name = detail::info(op).name;
+    integer = true;
+  }
+  require(a, integer ? DType::kU32 : DType::kF32, name);
+  require(b, integer ? DType::kU32 : DType::kF32, name);
   return wrap(a, st(a).elementwise(op, {id(a), id(b)}, name.c_str()));
 }
 
-Array scalar(const Array& like, float v) { return wrap(like, st(like).literal(v)); }
+/// A scalar operand for `like`: a U32 literal for U32 arrays (exact integers only), else F32.
+Array scalar(const Array& like, float v) {
+  if (dtype_of(like) == DType::kU32) {
+    if (!(v >= 0.0f && v < 4294967296.0f && v == std::floor(v))) {
+      throw UsageError(fmt::format("scalar {} used with a u32 array: only non-negative integers "
+                                   "apply", v));
+    }
+    return wrap(like, st(like).literal_u32(static_cast<uint32_t>(v)));
+  }
+  return wrap(like, st(like).literal(v));
+}
 
 }  // namespace
 
 Shape Array::shape() const { return st(*this).shape(node_); }
+DType Array::dtype() const { return dtype_of(*this); }
+Array Array::to_u32() const { return unary(*this, Op::ToU32); }
+Array Array::to_f32() const { return unary(*this, Op::ToF32); }
+
+Array Array::gather(int axis, const Array& indices) const {
+  same_scope(*this, indices, "gather");
+  Shape s = shape(), is = indices.shape();
+  int ax = s.axis(axis, "gather");
+  if (is.rank() != 1) {
+    throw ShapeError(fmt::format("gather: indices must be 1-D, got {} (values {})", is.str(), s.str()));
+  }
+  require(indices, DType::kU32, "gather (indices)");
+  Shape out = s.with_axis(ax, is[0]);
+  // The index arg is read at each output element's coordinate along `axis`.
+  View iv;
+  iv.input = is;
+  iv.output = out;
+  iv.map[ax] = detail::AxisMap{0, 1};
+  NodeId g = st(*this).add(Op::Gather, out, {detail::Arg{node_, View::identity(s)},
+                                              detail::Arg{ArrayAccess::node(indices), iv}});
+  st(*this).ir[g].axis = ax;
+  return wrap(*this, g);
+}
 Scope& Array::scope() const { return *ArrayAccess::scope(*this); }
 
 Array Array::exp() const { return unary(*this, Op::Exp); }
@@ -178,10 +277,13 @@ Array Array::ne(const Array& o) const { return binary(*this, o, Op::Ne); }
 Array Array::select(const Array& t, const Array& f) const {
   same_scope(*this, t, "select");
   same_scope(*this, f, "select");
+  require(*this, DType::kF32, "select (condition)");
+  require(f, dtype_of(t), "select (both branches)");
   return wrap(*this, st(*this).elementwise(Op::Select, {id(*this), id(t), id(f)}, "select"));
 }
 
 Array Array::reduce_sum(int axis, bool keep_dims) const {
+  require(*this, DType::kF32, "reduce_sum");
   ScopeState& s = st(*this);
   int ax = s.shape(node_).axis(axis, "reduce_sum");
   Array r = s.shape(node_)[ax] == 1 ? *this : wrap(*this, s.reduce(Op::ReduceSum, node_, ax, "reduce_sum"));
@@ -189,6 +291,7 @@ Array Array::reduce_sum(int axis, bool keep_dims) const {
 }
 
 Array Array::reduce_max(int axis, bool keep_dims) const {
+  require(*this, DType::kF32, "reduce_max");
   ScopeState& s = st(*this);
   int ax = s.shape(node_).axis(axis, "reduce_max");
   Array r = s.shape(node_)[ax] == 1 ? *this : wrap(*this, s.reduce(Op::ReduceMax, node_, ax, "reduce_max"));
@@ -211,6 +314,8 @@ Array Array::reduce_sum(const std::vector<int>& axes, bool keep_dims) const {
 
 Array Array::matmul(const Array& other) const {
   same_scope(*this, other, "matmul");
+  require(*this, DType::kF32, "matmul");
+  require(other, DType::kF32, "matmul");
   ScopeState& s = st(*this);
   Shape a = s.shape(node_), b = s.shape(ArrayAccess::node(other));
   if (a.rank() < 2 || b.rank() < 2) {
@@ -429,5 +534,9 @@ Array operator*(float a, const Array& b) { return scalar(b, a) * b; }
 Array operator/(float a, const Array& b) { return scalar(b, a) / b; }
 Array operator-(const Array& a) { return unary(a, Op::Neg); }
 Array& operator+=(Array& a, const Array& b) { return a = a + b; }
+Array operator%(const Array& a, const Array& b) { return binary(a, b, Op::URem); }
+Array operator^(const Array& a, const Array& b) { return binary(a, b, Op::UXor); }
+Array operator<<(const Array& a, const Array& b) { return binary(a, b, Op::UShl); }
+Array operator>>(const Array& a, const Array& b) { return binary(a, b, Op::UShr); }
 
 }  // namespace descent

@@ -26,6 +26,8 @@ struct ScopeState {
   const Shape& shape(NodeId id) const { return ir[id].shape; }
   NodeId add(Op op, const Shape& shape, std::vector<Arg> args);
   NodeId literal(float v);
+  NodeId literal_u32(uint32_t v);
+  DType dtype(NodeId id) const { return ir[id].dtype; }
   /// A Mov node reading `src` through `view` (view.input must be src's shape).
   NodeId view_node(NodeId src, const View& view);
   /// A copy of src (materialised unless fused away).

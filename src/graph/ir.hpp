@@ -31,6 +31,7 @@ struct Node {
   uint32_t uid = 0;        // Rand stream id (unique per scope)
   int colour = 0;          // layer colour for .dot drawings
   bool pinned = false;     // Mov the user asked to materialise (Array::copy): never folded away
+  DType dtype = DType::kF32;  // U32 literals keep their bits in `literal`
   bool alive = true;
 };
 

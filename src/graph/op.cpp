@@ -7,6 +7,17 @@
 
 namespace descent::detail {
 
+namespace {
+// Reference helpers for U32 ops: values of U32 nodes are held as exact doubles.
+uint32_t u(double x) { return static_cast<uint32_t>(x); }
+double d(uint32_t x) { return static_cast<double>(x); }
+double to_u32(double a) {
+  if (!(a > 0.0)) return 0.0;
+  if (a >= 4294967296.0) return 4294967295.0;
+  return std::trunc(a);
+}
+}  // namespace
+
 double eval_elementwise(Op op, double a, double b, double c) {
   (void)b;
   (void)c;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "descent/errors.hpp"
@@ -57,7 +58,12 @@ std::vector<std::vector<double>> reference_values(
               l = count;
               break;
             }
-            case Op::Literal: out[l] = n.literal; break;
+            case Op::Literal: {
+              uint32_t bits;
+              std::memcpy(&bits, &n.literal, 4);
+              out[l] = n.dtype == DType::kU32 ? static_cast<double>(bits) : n.literal;
+              break;
+            }
             case Op::Coord: out[l] = static_cast<double>(l); break;
             case Op::Rand: out[l] = rand_uniform(o.seed, n.uid, static_cast<uint32_t>(l)); break;
             default: DESCENT_ASSERT(false, "unknown leaf");
@@ -66,12 +72,27 @@ std::vector<std::vector<double>> reference_values(
         break;
       case OpKind::Sink:
       case OpKind::Elementwise:
+        if (n.op == Op::Gather) {
+          const Arg& v = n.args[0];
+          int64_t extent = v.view.output[n.axis];
+          for (int64_t l = 0; l < count; ++l) {
+            unravel(l, n.shape, coord);
+            double idx = read(val[n.args[1].node], n.args[1].view, coord);
+            if (idx >= static_cast<double>(extent)) {
+              throw IndexError(fmt::format("gather: index {} out of range for axis {} of extent {}",
+                                           idx, n.axis, extent));
+            }
+            coord[n.axis] = static_cast<int64_t>(idx);
+            out[l] = read(val[v.node], v.view, coord);
+          }
+          break;
+        }
         for (int64_t l = 0; l < count; ++l) {
           unravel(l, n.shape, coord);
           double x[3] = {0, 0, 0};
           for (size_t i = 0; i < n.args.size(); ++i) {
             x[i] = read(val[n.args[i].node], n.args[i].view, coord);
-            if (o.round_to_f32) x[i] = static_cast<float>(x[i]);
+            if (o.round_to_f32 && g[n.args[i].node].dtype == DType::kF32) x[i] = static_cast<float>(x[i]);
           }
           out[l] = n.op == Op::Output ? x[0] : eval_elementwise(n.op, x[0], x[1], x[2]);
         }
@@ -120,7 +141,7 @@ std::vector<std::vector<double>> reference_values(
         break;
       }
     }
-    if (o.round_to_f32)
+    if (o.round_to_f32 && n.dtype == DType::kF32)
       for (double& x : out) x = static_cast<float>(x);
   }
   return val;

@@ -58,6 +58,10 @@ const Shape& Parameter::shape() const {
   if (!env_) throw UsageError("Parameter::shape: empty parameter handle");
   return env_->param(id_, "Parameter::shape").shape;
 }
+DType Parameter::dtype() const {
+  if (!env_) throw UsageError("Parameter::dtype: empty parameter handle");
+  return env_->param(id_, "Parameter::dtype").dtype;
+}
 const std::string& Parameter::name() const {
   if (!env_) throw UsageError("Parameter::name: empty parameter handle");
   return env_->param(id_, "Parameter::name").name;
@@ -98,11 +102,12 @@ Environment::~Environment() {
   s.pipelines.clear();
 }
 
-Parameter Environment::static_parameter(const Shape& shape, const std::string& name) {
+Parameter Environment::static_parameter(const Shape& shape, const std::string& name, DType dtype) {
   auto& s = *state_;
   detail::ParameterStorage p;
   p.shape = shape;
   p.name = name;
+  p.dtype = dtype;
   uint64_t bytes = std::max<uint64_t>(4, 4 * static_cast<uint64_t>(shape.element_count()));
   p.alloc = s.heap->alloc(bytes);
   s.transfer->fill_zero(p.alloc, 0, p.alloc.size);
@@ -126,12 +131,36 @@ void Environment::check_param(const Parameter& p, const char* op) const {
 void Environment::write_parameter(const Parameter& p, std::span<const float> data) {
   check_param(p, "write_parameter");
   auto& ps = state_->param(p.id(), "write_parameter");
+  if (ps.dtype != DType::kF32)
+    throw UsageError(fmt::format("write_parameter: parameter '{}' holds u32: pass uint32_t values", ps.name));
   if (static_cast<int64_t>(data.size()) != ps.shape.element_count()) {
     throw ShapeError(fmt::format("write_parameter: parameter '{}' has shape {} ({} elements) but "
                                  "{} values were given", ps.name, ps.shape.str(),
                                  ps.shape.element_count(), data.size()));
   }
   state_->transfer->upload(ps.alloc, 0, data.data(), data.size() * 4);
+}
+
+void Environment::write_parameter(const Parameter& p, std::span<const uint32_t> data) {
+  check_param(p, "write_parameter");
+  auto& ps = state_->param(p.id(), "write_parameter");
+  if (ps.dtype != DType::kU32)
+    throw UsageError(fmt::format("write_parameter: parameter '{}' holds f32: pass float values", ps.name));
+  if (static_cast<int64_t>(data.size()) != ps.shape.element_count()) {
+    throw ShapeError(fmt::format("write_parameter: parameter '{}' has shape {} ({} elements) but "
+                                 "{} values were given", ps.name, ps.shape.str(),
+                                 ps.shape.element_count(), data.size()));
+  }
+  state_->transfer->upload(ps.alloc, 0, data.data(), data.size() * 4);
+}
+
+std::vector<uint32_t> Environment::read_parameter_u32(const Parameter& p) {
+  check_param(p, "read_parameter_u32");
+  auto& ps = state_->param(p.id(), "read_parameter_u32");
+  std::vector<uint32_t> out(static_cast<size_t>(ps.shape.element_count()));
+  state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
+  check_index_errors();
+  return out;
 }
 
 void Environment::write_parameter(const Parameter& p, std::initializer_list<float> data) {
@@ -143,7 +172,22 @@ std::vector<float> Environment::read_parameter(const Parameter& p) {
   auto& ps = state_->param(p.id(), "read_parameter");
   std::vector<float> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
+  check_index_errors();
   return out;
+}
+
+void Environment::check_index_errors() {
+  auto& s = *state_;
+  if (!s.index_check_pending) return;
+  s.index_check_pending = false;
+  uint32_t flags = 0;
+  s.transfer->download(s.run_info, 8, &flags, 4);  // the status word of shaders/common.glsl
+  if (flags != 0) {
+    uint32_t zero = 0;
+    s.transfer->update(s.run_info, 8, &zero, 4);
+    throw IndexError("gather: an index was out of range in a run since the last synchronisation "
+                     "(the read was clamped to the last element); check the index arrays");
+  }
 }
 
 float Environment::read_parameter_scalar(const Parameter& p) {
@@ -174,6 +218,7 @@ void Environment::run(const Graph& graph, uint32_t seed) {
   VkCommandBuffer cb = graph.impl_->cb->handle();
   s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
   graph.impl_->has_run = true;
+  if (graph.impl_->has_gather) s.index_check_pending = true;
   if (flags().debug >= 2 && graph.impl_->timestamps) print_timings(graph);
 }
 
@@ -191,7 +236,10 @@ void Environment::print_timings(const Graph& graph) {
                  total > 0 ? 100.0 * t[order[i]].ms / total : 0.0, t[order[i]].label.c_str());
 }
 
-void Environment::wait_idle() { state_->transfer->wait_idle(); }
+void Environment::wait_idle() {
+  state_->transfer->wait_idle();
+  check_index_errors();
+}
 
 std::vector<KernelTiming> Environment::last_timings(const Graph& graph) {
   std::vector<KernelTiming> out;

@@ -40,6 +40,7 @@ Array Scope::parameter_value(const Parameter& p) {
   detail::Node n;
   n.op = Op::Input;
   n.shape = ps.shape;
+  n.dtype = ps.dtype;
   n.param = p.id();
   n.colour = s.colour;
   NodeId id = s.ir.add(std::move(n));
@@ -53,6 +54,10 @@ void Scope::write_parameter_value(const Parameter& p, const Array& value) {
   if (ArrayAccess::scope(value) != this)
     throw UsageError("write_parameter_value: the value was recorded in another scope");
   NodeId v = ArrayAccess::node(value);
+  if (s.dtype(v) != ps.dtype) {
+    throw UsageError(fmt::format("write_parameter_value: parameter '{}' holds {} but the value is {}",
+                                 ps.name, dtype_name(ps.dtype), dtype_name(s.dtype(v))));
+  }
   if (s.shape(v) != ps.shape) {
     throw ShapeError(fmt::format("write_parameter_value: parameter '{}' has shape {} but the value "
                                  "has shape {}", ps.name, ps.shape.str(), s.shape(v).str()));
@@ -66,6 +71,7 @@ void Scope::write_parameter_value(const Parameter& p, const Array& value) {
 }
 
 Array Scope::literal(float value) { return ArrayAccess::make(this, state_->literal(value)); }
+Array Scope::literal_u32(uint32_t value) { return ArrayAccess::make(this, state_->literal_u32(value)); }
 
 Array Scope::coord(int64_t n) {
   if (n < 1) throw ShapeError(fmt::format("coord: length {} must be >= 1", n));

@@ -24,6 +24,7 @@ namespace descent::detail {
 struct ParameterStorage {
   Shape shape;
   std::string name;
+  DType dtype = DType::kF32;
   vk::Allocation alloc;
 };
 
@@ -39,6 +40,7 @@ struct EnvironmentState {
   std::vector<ParameterStorage> params;
   vk::Allocation run_info;  // 256 bytes: the run seed, written before each run in the same submit
   std::set<CompiledGraph*> graphs;
+  bool index_check_pending = false;  // a graph with gathers ran since the status word was read
   codegen::Target target;
 
   ParameterStorage& param(uint32_t id, const char* op);
@@ -68,6 +70,7 @@ struct CompiledGraph {
   std::unique_ptr<vk::TimestampPool> timestamps;
   size_t barrier_count = 0;
   bool has_run = false;  // timestamps are only valid after a run
+  bool has_gather = false;
 
   ~CompiledGraph();
 };

@@ -17,6 +17,7 @@ uint64_t key(const Node& n) {
   h.add(n.axis);
   h.add(n.param);
   h.add(n.uid);
+  h.add(static_cast<int>(n.dtype));
   for (const Arg& a : n.args) {
     h.add(a.node);
     h.add(a.view.hash());
@@ -26,7 +27,7 @@ uint64_t key(const Node& n) {
 
 bool same(const Node& a, const Node& b) {
   if (a.op != b.op || a.shape != b.shape || a.axis != b.axis || a.param != b.param ||
-      a.uid != b.uid || a.args.size() != b.args.size())
+      a.uid != b.uid || a.dtype != b.dtype || a.args.size() != b.args.size())
     return false;
   // Literals compare by bits so -0 and 0 (and NaN payloads) stay apart.
   if (std::memcmp(&a.literal, &b.literal, sizeof(float)) != 0) return false;

@@ -1,7 +1,8 @@
 // Pass rule: every Output reads, through an identity view, a computed node that no other Output
 // reads; anything else (a parameter, a literal, a view) gets a copy node, so each parameter write
 // has exactly one kernel output to bind. Matmul operands that are inlined leaves (literals,
-// coordinates, random numbers) get a copy too: the matmul kernel reads its operands from memory.
+// coordinates, random numbers) get a copy too, and so do gathered values: those kernels read
+// them from memory.
 #include <set>
 
 #include "graph/passes/passes.hpp"
@@ -25,6 +26,7 @@ bool materialise_outputs(IrGraph& g) {
     Node copy;
     copy.op = Op::Mov;
     copy.shape = g[id].shape;
+    copy.dtype = g[a.node].dtype;
     copy.args = {a};
     copy.colour = g[id].colour;
     copy.pinned = true;
@@ -34,13 +36,15 @@ bool materialise_outputs(IrGraph& g) {
     changed = true;
   }
   for (NodeId id = 0; id < n0; ++id) {
-    if (!g[id].alive || !is_matmul(g[id].op)) continue;
-    for (size_t i = 0; i < 2; ++i) {
+    bool gather = g[id].op == Op::Gather;
+    if (!g[id].alive || (!is_matmul(g[id].op) && !gather)) continue;
+    for (size_t i = 0; i < (gather ? 1u : 2u); ++i) {
       Arg a = g[id].args[i];
       if (!is_inline_leaf(g[a.node].op)) continue;
       Node copy;
       copy.op = Op::Mov;
       copy.shape = a.view.output;
+      copy.dtype = g[a.node].dtype;
       copy.args = {a};
       copy.pinned = true;
       NodeId c = g.add(std::move(copy));

@@ -60,9 +60,10 @@ bool simplify_arithmetic(IrGraph& g) {
   bool changed = false;
   for (NodeId id = 0; id < g.size(); ++id) {
     Node& n = g[id];
-    if (!n.alive || !is_elementwise(n.op)) continue;
+    if (!n.alive || !is_elementwise(n.op) || n.dtype != DType::kF32) continue;
     bool all_literal = !n.args.empty();
-    for (const Arg& a : n.args) all_literal = all_literal && g[a.node].op == Op::Literal;
+    for (const Arg& a : n.args)
+      all_literal = all_literal && g[a.node].op == Op::Literal && g[a.node].dtype == DType::kF32;
     if (all_literal && foldable(n.op) && n.shape.element_count() == 1 && !n.pinned &&
         !padded_use(g, id)) {
       float v[3] = {0, 0, 0};
