@@ -13,6 +13,12 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Des
 // index out of range); the host reads and clears it at its next synchronisation.
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer DescentStatus { uint seed; float zero; uint flags; };
 
+// An index that must stay below `limit` (both u32 bits): out-of-range sets the status flag.
+float descent_check_index(float a, float limit, DescentRunInfo run) {
+  if (floatBitsToUint(a) >= floatBitsToUint(limit)) atomicOr(DescentStatus(uint64_t(run)).flags, 1u);
+  return a;
+}
+
 // tanh(a) = sign(a) (1 - e^{-2|a|}) / (1 + e^{-2|a|}): e^{-2|a|} <= 1, so nothing overflows.
 float descent_tanh(float a) {
   precise float e = exp(-2.0 * abs(a));

@@ -80,6 +80,15 @@ class Array {
   /// `indices` is a 1-D u32 array. An out-of-range index reads the last element and makes the
   /// next host synchronisation (read_parameter, wait_idle) throw IndexError.
   Array gather(int axis, const Array& indices) const;
+  /// This array (the accumulator) plus `values` added at positions `indices` along `axis`:
+  /// out[..., j, ...] = acc[..., j, ...] + sum over k with indices[k] == j of values[..., k, ...].
+  /// `values` has this array's shape with `axis` resized to indices' length; `indices` is 1-D u32.
+  /// Deterministic: no atomics; each output sums its contributions in increasing k in a fixed
+  /// tree (serial on CPU devices). Cost: (accumulator length along axis) x (indices length) x
+  /// (other elements) comparisons, all in one fused reduction; fine for small tables, a sorting
+  /// implementation for large ones is planned. Out-of-range indices raise IndexError at the next
+  /// host synchronisation.
+  Array scatter_add(const Array& values, int axis, const Array& indices) const;
 
   /// [..., n] one-hot encoding of integer-valued elements: 1.0 where the value equals the index.
   Array one_hot(int64_t n) const;

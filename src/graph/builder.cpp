@@ -67,7 +67,7 @@ DType result_dtype(const IrGraph& ir, Op op, const std::vector<Arg>& args) {
     case Op::Mov: case Op::Gather: return ir[args[0].node].dtype;
     case Op::Select: return ir[args[1].node].dtype;
     case Op::UAdd: case Op::USub: case Op::UMul: case Op::URem: case Op::UXor: case Op::UShl:
-    case Op::UShr: case Op::ToU32:
+    case Op::UShr: case Op::ToU32: case Op::CheckIndex:
       return DType::kU32;
     default: return DType::kF32;
   }
@@ -348,6 +348,37 @@ Array Array::matmul(const Array& other) const {
                     {detail::Arg{node_, View::broadcast(a, full(m, k))},
                      detail::Arg{ArrayAccess::node(other), View::broadcast(b, full(k, n))}});
   return wrap(*this, id);
+}
+
+Array Array::scatter_add(const Array& values, int axis, const Array& indices) const {
+  same_scope(*this, values, "scatter_add");
+  same_scope(*this, indices, "scatter_add");
+  require(*this, DType::kF32, "scatter_add (accumulator)");
+  require(values, DType::kF32, "scatter_add (values)");
+  require(indices, DType::kU32, "scatter_add (indices)");
+  Shape s = shape(), vs = values.shape(), is = indices.shape();
+  int ax = s.axis(axis, "scatter_add");
+  if (is.rank() != 1 || vs != s.with_axis(ax, is[0])) {
+    throw ShapeError(fmt::format("scatter_add: accumulator {} along axis {} needs values of shape {} "
+                                 "and 1-D indices, got values {} and indices {}", s.str(), axis,
+                                 s.with_axis(ax, is[0]).str(), vs.str(), is.str()));
+  }
+  if (s.rank() >= kMaxRank)
+    throw ShapeError(fmt::format("scatter_add: shape {} already has the maximum rank {}", s.str(), kMaxRank));
+  int64_t m = s[ax], n = is[0];
+  // Contribution matrix T = s with a new axis (length n) after `axis`: entry (.., j, k, ..) is
+  // values[.., k, ..] where indices[k] == j, else 0; summing over k gives the scattered sums.
+  Shape t = s.insert_axis(ax + 1, n);
+  Array checked = wrap(*this, st(*this).elementwise(Op::CheckIndex,
+                                                    {ArrayAccess::node(indices),
+                                                     st(*this).literal_u32(static_cast<uint32_t>(m))},
+                                                    "scatter_add"));
+  std::vector<int64_t> idims(static_cast<size_t>(t.rank()), 1);
+  idims[static_cast<size_t>(ax + 1)] = n;
+  Array k_index = checked.reshape(Shape(idims)).broadcast(t);
+  Array j_index = scope().coord(t, ax).to_u32();
+  Array contrib = j_index.eq(k_index).select(values.insert_axis(ax).broadcast(t), scalar(*this, 0.0f));
+  return *this + contrib.reduce_sum(ax + 1);
 }
 
 Array Array::one_hot(int64_t n) const {

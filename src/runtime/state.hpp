@@ -70,7 +70,7 @@ struct CompiledGraph {
   std::unique_ptr<vk::TimestampPool> timestamps;
   size_t barrier_count = 0;
   bool has_run = false;  // timestamps are only valid after a run
-  bool has_gather = false;
+  bool has_gather = false;  // gathers or index checks: the status word needs reading
 
   ~CompiledGraph();
 };
