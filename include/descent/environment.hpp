@@ -64,6 +64,9 @@ class Scope {
   /// Uniform [0, 1) numbers from a counter-based hash of (run seed, this call, element index):
   /// the same seed always gives the same numbers.
   Array rand(const Shape& shape);
+  /// Standard normal numbers (Box-Muller on two rand() streams: sqrt(-2 ln(1 - u1)) cos(2 pi u2);
+  /// 1 - u1 lies in (0, 1], so the logarithm is finite). Same seed, same numbers.
+  Array rand_normal(const Shape& shape);
 
   detail::ScopeState& state() { return *state_; }
   ~Scope();

@@ -87,6 +87,11 @@ Array Scope::coord(const Shape& shape, int axis) {
   return c.reshape(Shape(dims)).broadcast(shape);
 }
 
+Array Scope::rand_normal(const Shape& shape) {
+  Array u1 = rand(shape), u2 = rand(shape);
+  return (-2.0f * (1.0f - u1).log()).sqrt() * (6.28318530717958647692f * u2).cos();
+}
+
 Array Scope::rand(const Shape& shape) {
   NodeId id = state_->add(Op::Rand, shape, {});
   state_->ir[id].uid = state_->next_rand_uid++;

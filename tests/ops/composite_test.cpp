@@ -1,4 +1,6 @@
 // T1/T4/T8 for composite ops built from primitives: concat, one_hot, argmax (exact class).
+#include <cmath>
+
 #include "support/harness.hpp"
 
 namespace descent::testing {
@@ -50,6 +52,37 @@ TEST(ArgMax, LowestIndexOnTies) {
   auto r = check_op("argmax", {x}, [](Scope&, auto& v) { return v[0].argmax(1); });
   EXPECT_EQ(r.gpu, (std::vector<float>{1, 0, 4, 0}));
   check_op("argmax axis 0", {{Shape{7, 33}, random_values(231, 5)}}, [](Scope&, auto& v) { return v[0].argmax(0, true); });
+}
+
+}  // namespace
+}  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+TEST(RandNormal, MomentsAndDeterminism) {
+  const int64_t n = 200000;
+  auto out = env().static_parameter({n}, "normal_out");
+  Graph g = env().build_graph([&](Scope& s) { s.write_parameter_value(out, s.rand_normal({n})); });
+  EXPECT_EQ(g.kernel_count(), 1u);
+  env().run(g, 11);
+  auto a = env().read_parameter(out);
+  env().run(g, 11);
+  EXPECT_EQ(a, env().read_parameter(out));
+  double mean = 0, var = 0;
+  for (float v : a) {
+    ASSERT_TRUE(std::isfinite(v));
+    mean += v;
+  }
+  mean /= n;
+  for (float v : a) var += (v - mean) * (v - mean);
+  var /= n;
+  // Standard errors: mean 1/sqrt(n) = 0.0022, variance sqrt(2/n) = 0.0032; 5 sigma bounds.
+  EXPECT_NEAR(mean, 0.0, 0.012);
+  EXPECT_NEAR(var, 1.0, 0.016);
+  env().run(g, 12);
+  EXPECT_NE(a, env().read_parameter(out));
+  expect_no_validation_messages();
 }
 
 }  // namespace
