@@ -1,4 +1,4 @@
-// Generates GLSL for elementwise and reduction kernels. All shapes, strides and literals are baked
+// Generates GLSL for elementwise, reduction and matmul kernels. All shapes, strides and literals are baked
 // in as constants. Every value is a `precise float` so fused and unfused kernels round identically.
 #include "codegen/generate.hpp"
 

@@ -1,6 +1,7 @@
 // Fusion: groups IR nodes into kernels. Elementwise nodes join a producer's kernel when they read
 // it at the same linear index and no path leaves and re-enters the kernel; a reduction absorbs the
-// elementwise kernel that only feeds it. No GLSL and no Vulkan here.
+// elementwise kernel that only feeds it; a matmul takes its consumers as an epilogue. No GLSL and
+// no Vulkan here.
 #pragma once
 #include <vector>
 
