@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One device-machine call: the correctness suites on the real GPU (T13: ops, fusion, e2e), then
-# bench_elementwise (GPU clocks logged alongside) and the PyTorch baselines, all on one card.
-# Expects gpu/bin/ (stripped Release binaries built in build-gpu/) and .gl/ (Vulkan loader debs)
-# to be carried; gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
+# One device-machine call (see docs/PERFORMANCE.md). Usage: bash bench/gpu_run.sh [what...]
+# where what is any of: tests (T13 suites + array_api), bandwidth (bench_elementwise + PyTorch),
+# matmul (bench_matmul + cuBLAS), variants (hand-written diagnostic kernels), torch (the shared
+# torch_reference.py). Default: tests bandwidth matmul.
+# Expects gpu/bin/ (stripped Release binaries built in build-gpu/), .gl/ (Vulkan loader debs) and,
+# for `torch`, gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
 set -u
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 if ! gpu/bin/array_api /tmp > /dev/null 2>&1; then
@@ -11,17 +13,32 @@ fi
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 export DESCENT_CACHE_DIR=/tmp/descent-cache
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/card.txt"
-gpu/bin/array_api /tmp 2>&1 | tee "$OUT/array_api.txt" | tail -2
-for t in ops fusion e2e; do
-  gpu/bin/${t}_tests --gtest_brief=1 > "$OUT/${t}_tests.txt" 2>&1; echo "${t}_tests rc=$?"
-  grep -E "PASSED|FAILED|SKIPPED" "$OUT/${t}_tests.txt"
+N=$((1 << 28))
+for what in ${@:-tests bandwidth matmul}; do
+  case $what in
+    tests)
+      gpu/bin/array_api /tmp | tail -3
+      for t in ops fusion e2e; do
+        gpu/bin/${t}_tests --gtest_brief=1 > "$OUT/${t}_tests.txt" 2>&1; echo "${t}_tests rc=$?"
+        grep -E "PASSED|FAILED|SKIPPED" "$OUT/${t}_tests.txt"
+      done ;;
+    bandwidth)
+      nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv,noheader -lms 500 > "$OUT/clocks.txt" &
+      smi=$!
+      gpu/bin/bench_elementwise $N 30 > "$OUT/bench.csv" 2> "$OUT/bench.err"; echo "bench rc=$?"
+      kill $smi
+      PYTHONUNBUFFERED=1 python3 bench/torch_reductions.py $N > "$OUT/torch_red.txt" 2>&1
+      cat "$OUT/bench.csv" "$OUT/torch_red.txt" ;;
+    matmul)
+      gpu/bin/bench_matmul ${SIZES:-1024 2048 4096 8192} > "$OUT/matmul.csv" 2> "$OUT/matmul.err"
+      PYTHONUNBUFFERED=1 python3 bench/torch_matmul.py ${SIZES:-1024 2048 4096 8192} > "$OUT/torch_matmul.txt" 2>&1
+      cat "$OUT/matmul.csv" "$OUT/torch_matmul.txt" ;;
+    variants)
+      gpu/bin/bench_bandwidth_variants $N 20 random > "$OUT/variants.csv" 2> "$OUT/variants.err"
+      cat "$OUT/variants.csv" ;;
+    torch)
+      PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda > "$OUT/torch_ref.txt" 2>&1
+      grep RESULT "$OUT/torch_ref.txt" ;;
+    *) echo "unknown: $what" ;;
+  esac
 done
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv,noheader -lms 500 > "$OUT/clocks.txt" &
-smi=$!
-gpu/bin/bench_elementwise $((1 << 28)) 30 > "$OUT/bench.csv" 2> "$OUT/bench.err"; echo "bench rc=$?"
-kill $smi
-PYTHONUNBUFFERED=1 python3 bench/torch_reductions.py $((1 << 28)) > "$OUT/torch_red.txt" 2>&1
-if [ "${1:-full}" = full ]; then
-  PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda > "$OUT/torch_ref.txt" 2>&1
-fi
-cat "$OUT/bench.csv"; grep -h RESULT "$OUT/torch_red.txt" "$OUT/torch_ref.txt" 2>/dev/null | head -12

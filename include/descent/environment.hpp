@@ -155,6 +155,7 @@ class Environment {
   void check_param(const Parameter& p, const char* op) const;
   void print_timings(const Graph& graph);
   void check_index_errors();
+  void upload(const Parameter& p, const void* data, size_t count, DType dtype);
   std::unique_ptr<detail::EnvironmentState> state_;
 };
 

@@ -128,30 +128,27 @@ void Environment::check_param(const Parameter& p, const char* op) const {
     throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment", op, p.name()));
 }
 
-void Environment::write_parameter(const Parameter& p, std::span<const float> data) {
+void Environment::upload(const Parameter& p, const void* data, size_t count, DType dtype) {
   check_param(p, "write_parameter");
   auto& ps = state_->param(p.id(), "write_parameter");
-  if (ps.dtype != DType::kF32)
-    throw UsageError(fmt::format("write_parameter: parameter '{}' holds u32: pass uint32_t values", ps.name));
-  if (static_cast<int64_t>(data.size()) != ps.shape.element_count()) {
+  if (ps.dtype != dtype) {
+    throw UsageError(fmt::format("write_parameter: parameter '{}' holds {} but {} values were "
+                                 "passed", ps.name, dtype_name(ps.dtype), dtype_name(dtype)));
+  }
+  if (static_cast<int64_t>(count) != ps.shape.element_count()) {
     throw ShapeError(fmt::format("write_parameter: parameter '{}' has shape {} ({} elements) but "
                                  "{} values were given", ps.name, ps.shape.str(),
-                                 ps.shape.element_count(), data.size()));
+                                 ps.shape.element_count(), count));
   }
-  state_->transfer->upload(ps.alloc, 0, data.data(), data.size() * 4);
+  state_->transfer->upload(ps.alloc, 0, data, count * 4);
+}
+
+void Environment::write_parameter(const Parameter& p, std::span<const float> data) {
+  upload(p, data.data(), data.size(), DType::kF32);
 }
 
 void Environment::write_parameter(const Parameter& p, std::span<const uint32_t> data) {
-  check_param(p, "write_parameter");
-  auto& ps = state_->param(p.id(), "write_parameter");
-  if (ps.dtype != DType::kU32)
-    throw UsageError(fmt::format("write_parameter: parameter '{}' holds f32: pass float values", ps.name));
-  if (static_cast<int64_t>(data.size()) != ps.shape.element_count()) {
-    throw ShapeError(fmt::format("write_parameter: parameter '{}' has shape {} ({} elements) but "
-                                 "{} values were given", ps.name, ps.shape.str(),
-                                 ps.shape.element_count(), data.size()));
-  }
-  state_->transfer->upload(ps.alloc, 0, data.data(), data.size() * 4);
+  upload(p, data.data(), data.size(), DType::kU32);
 }
 
 std::vector<uint32_t> Environment::read_parameter_u32(const Parameter& p) {
