@@ -421,9 +421,10 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", tm, tn);
   // GPUs: thread (tx, ty) owns rows ty*4 + {0..3} and 64 + ty*4 + {0..3}, and the same for
   // columns with tx, so each k step reads two vec4 of A and two of B from shared memory.
-  // CPUs: rows ty * 4 + i and columns tx * 4 + j.
+  // CPUs: rows ty * 4 + i and columns tx + 8 j, so the SIMD lanes (consecutive tx) read one
+  // broadcast A element and consecutive B elements instead of gathering.
   std::string row = gpu ? "m0 + (i >> 2) * 64 + ty * 4 + (i & 3)" : "m0 + ty * 4 + i";
-  std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx * 4 + j";
+  std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx + 8 * j";
   if (gpu) {
     bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
     bool b_k_fast = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
