@@ -163,6 +163,9 @@ int main(int argc, char** argv) {
   });
   std::fprintf(stderr, "adam kernels: %zu\n", g_adam.kernel_count());
   row("fused_adam_update", 7 * qb, time_graph(env, g_adam, reps), copy_gbs);
+  // Repeat on the same arrays: does a slow first measurement speed up with time?
+  for (int again = 1; again <= 5; ++again)
+    row("fused_adam_update_again" + std::to_string(again), 7 * qb, time_graph(env, g_adam, reps), copy_gbs);
   {
     // Variants of the generated Adam kernel, to see what limits it (recorded in PERFORMANCE.md).
     std::string src = g_adam.kernel_source(0);
