@@ -30,35 +30,40 @@ int main(int argc, char** argv) {
     auto pa = env.static_parameter_with_data({n, n}, "a", a);
     auto pb = env.static_parameter_with_data({n, n}, "b", b);
     auto pc = env.static_parameter({n, n}, "c");
-    detail::mutable_flags().debug = 2;
-    Graph g = env.build_graph([&](Scope& s) { s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb))); });
-    detail::mutable_flags().debug = 0;
-    int warm = 5, reps = n >= 8192 ? 5 : 15;
-    for (int r = 0; r < warm; ++r) env.run(g);
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-      env.run(g);
-      env.run(g);
-      double ms = 0;
-      for (const auto& k : env.last_timings(g)) ms += k.ms;
-      t.push_back(ms);
-    }
-    std::sort(t.begin(), t.end());
-    double ms = t[t.size() / 2];
-    auto c = env.read_parameter(pc);
-    double worst = 0;
-    for (int s = 0; s < 64; ++s) {
-      int64_t i = (s * 7919) % n, j = (s * 104729) % n;
-      double ref = 0, mag = 0;
-      for (int64_t k = 0; k < n; ++k) {
-        ref += static_cast<double>(a[i * n + k]) * b[k * n + j];
-        mag += std::fabs(static_cast<double>(a[i * n + k]) * b[k * n + j]);
+    for (auto precision : {MatMulPrecision::kFloat32, MatMulPrecision::kFloat16Inputs}) {
+      detail::mutable_flags().debug = 2;
+      Graph g = env.build_graph([&](Scope& s) {
+        s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb), precision));
+      });
+      detail::mutable_flags().debug = 0;
+      int warm = 5, reps = n >= 8192 ? 5 : 15;
+      for (int r = 0; r < warm; ++r) env.run(g);
+      std::vector<double> t;
+      for (int r = 0; r < reps; ++r) {
+        env.run(g);
+        env.run(g);
+        double ms = 0;
+        for (const auto& k : env.last_timings(g)) ms += k.ms;
+        t.push_back(ms);
       }
-      worst = std::max(worst, std::fabs(c[i * n + j] - ref) / mag);
+      std::sort(t.begin(), t.end());
+      double ms = t[t.size() / 2];
+      auto c = env.read_parameter(pc);
+      double worst = 0;
+      for (int s = 0; s < 64; ++s) {
+        int64_t i = (s * 7919) % n, j = (s * 104729) % n;
+        double ref = 0, mag = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          ref += static_cast<double>(a[i * n + k]) * b[k * n + j];
+          mag += std::fabs(static_cast<double>(a[i * n + k]) * b[k * n + j]);
+        }
+        worst = std::max(worst, std::fabs(c[i * n + j] - ref) / mag);
+      }
+      bool fp16 = precision == MatMulPrecision::kFloat16Inputs;
+      std::printf("%s,%lld,%.4f,%.2f,%.2e\n", fp16 ? "matmul_fp16_inputs" : "matmul_fp32",
+                  static_cast<long long>(n), ms, 2.0 * n * n * n / (ms * 1e-3) / 1e12, worst);
+      std::fflush(stdout);
     }
-    std::printf("matmul_fp32,%lld,%.4f,%.2f,%.2e\n", static_cast<long long>(n), ms,
-                2.0 * n * n * n / (ms * 1e-3) / 1e12, worst);
-    std::fflush(stdout);
   }
   return 0;
 }

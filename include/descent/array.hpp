@@ -16,6 +16,13 @@ struct ArrayAccess;
 }
 
 /// How `pad` fills the border.
+/// Arithmetic of a matrix product.
+enum class MatMulPrecision {
+  kFloat32,        // float32 inputs and sums (default; every device)
+  kFloat16Inputs,  // inputs rounded to float16, float32 sums, on tensor cores where the device has
+                   // cooperative matrices (VK_NV_cooperative_matrix); elsewhere the float32 path
+};
+
 enum class PadMode {
   kZero,       // read zeros outside the source (PyTorch's default for convolution)
   kReplicate,  // repeat the edge element (the original descent's only mode)
@@ -70,7 +77,7 @@ class Array {
   /// Matrix product over the last two axes, [..., M, K] x [..., K, N] -> [..., M, N], with NumPy
   /// broadcasting of the leading (batch) axes. Operands may be any view (transposed, sliced,
   /// broadcast) without a copy; per-element ops on the result fuse into the matmul kernel.
-  Array matmul(const Array& other) const;
+  Array matmul(const Array& other, MatMulPrecision precision = MatMulPrecision::kFloat32) const;
 
   /// Conversions: float -> uint truncates (negative and NaN -> 0, >= 2^32 -> 2^32 - 1);
   /// uint -> float rounds to nearest.

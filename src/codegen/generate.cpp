@@ -192,7 +192,8 @@ class BodyWriter {
   int pad_count_ = 0;
 };
 
-void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false) {
+void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,
+            bool coopmat = false) {
   w.line("#version 460");
   // Float controls where the device offers them: keep denormals, NaN, Inf and -0 exact, so the
   // driver may not flush or rewrite selects into NaN-ignoring min/max (the reference assumes IEEE).
@@ -204,6 +205,12 @@ void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size,
   w.line("#extension GL_EXT_buffer_reference : require");
   w.line("#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require");
   if (subgroup) w.line("#extension GL_KHR_shader_subgroup_shuffle : require");
+  if (coopmat) {
+    w.line("#extension GL_NV_cooperative_matrix : require");
+    w.line("#extension GL_KHR_memory_scope_semantics : require");
+    w.line("#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require");
+    w.line("#extension GL_KHR_shader_subgroup_basic : require");
+  }
   w.line("// descent kernel: {}", k.label);
   w.raw(std::string(detail::embedded_shader("common.glsl")));
   w.line("layout(local_size_x = {}) in;", local_size);
@@ -478,11 +485,90 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   return g;
 }
 
+/// Float16-input matmul on tensor cores (VK_NV_cooperative_matrix, 16x16x16 fp16 x fp16 + fp32).
+/// 64x64 output tiles, BK 32, 128 threads = 4 subgroups of 32, each owning a 32x32 block as 2x2
+/// accumulator fragments. Operands are read through their views as float32, rounded to float16
+/// into shared memory; the fp32 results go through shared memory to the per-element epilogue.
+/// The hardware's summation order inside a fragment product is fixed, so results are
+/// deterministic run to run on one device (not bit-identical to the float32 kernel).
+GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t) {
+  const Shape& s = k.matmul_shape;
+  int r = s.rank();
+  int64_t M = s[r - 2], N = s[r - 1], K = k.a_view.output[r - 1];
+  Shape batch = s;
+  batch = batch.remove_axis(-1).remove_axis(-1);
+  int64_t B = batch.element_count();
+  const int tile = 64, bk = 32, sa = bk + 8, sb = tile + 8, sc = tile + 4;  // padded strides
+  GeneratedKernel g;
+  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
+  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
+  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  GlslWriter w;
+  header(w, k, t, 128, false, true);
+  load_function(w, "a", k.a_input, k.a_view, batch);
+  load_function(w, "b", k.b_input, k.b_view, batch);
+  w.line("shared float16_t As[{}];", tile * sa);  // [m][k]
+  w.line("shared float16_t Bs[{}];", bk * sb);    // [k][n]
+  w.line("shared float Cs[{}];", tile * sc);      // [m][n] results for the epilogue
+  w.line("#define FRAG fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>");
+  w.line("#define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>");
+  w.open("void main()");
+  w.line("int lid = int(gl_LocalInvocationID.x);");
+  w.line("int sg = int(gl_SubgroupID), wm = sg / 2, wn = sg % 2;");
+  w.line("int n0 = int(gl_WorkGroupID.x) * {}, m0 = int(gl_WorkGroupID.y) * {};", tile, tile);
+  w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
+  w.line("ACC c00 = ACC(0.0), c01 = ACC(0.0), c10 = ACC(0.0), c11 = ACC(0.0);");
+  w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
+  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * bk));
+  w.line("int mm = e / {0}, kk = e % {0}, m = m0 + mm, kq = k0 + kk;", bk);
+  w.line("As[mm * {}u + kk] = float16_t((m < {} && kq < {}) ? load_a(b, m, kq) : 0.0);", sa, M, K);
+  w.close();
+  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * bk));
+  w.line("int kk = e / {0}, nn = e % {0}, n = n0 + nn, kq = k0 + kk;", tile);
+  w.line("Bs[kk * {}u + nn] = float16_t((n < {} && kq < {}) ? load_b(b, kq, n) : 0.0);", sb, N, K);
+  w.close();
+  w.line("barrier();");
+  w.open(fmt::format("for (int kk = 0; kk < {}; kk += 16)", bk));
+  w.line("FRAG a0, a1, b0, b1;");
+  w.line("coopMatLoadNV(a0, As, uint((wm * 32) * {0} + kk), {0}u, false);", sa);
+  w.line("coopMatLoadNV(a1, As, uint((wm * 32 + 16) * {0} + kk), {0}u, false);", sa);
+  w.line("coopMatLoadNV(b0, Bs, uint(kk * {0} + wn * 32), {0}u, false);", sb);
+  w.line("coopMatLoadNV(b1, Bs, uint(kk * {0} + wn * 32 + 16), {0}u, false);", sb);
+  w.line("c00 = coopMatMulAddNV(a0, b0, c00);");
+  w.line("c01 = coopMatMulAddNV(a0, b1, c01);");
+  w.line("c10 = coopMatMulAddNV(a1, b0, c10);");
+  w.line("c11 = coopMatMulAddNV(a1, b1, c11);");
+  w.close();
+  w.line("barrier();");
+  w.close();
+  w.line("coopMatStoreNV(c00, Cs, uint((wm * 32) * {0} + wn * 32), {0}u, false);", sc);
+  w.line("coopMatStoreNV(c01, Cs, uint((wm * 32) * {0} + wn * 32 + 16), {0}u, false);", sc);
+  w.line("coopMatStoreNV(c10, Cs, uint((wm * 32 + 16) * {0} + wn * 32), {0}u, false);", sc);
+  w.line("coopMatStoreNV(c11, Cs, uint((wm * 32 + 16) * {0} + wn * 32 + 16), {0}u, false);", sc);
+  w.line("barrier();");
+  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * tile));
+  w.line("int mm = e / {0}, nn = e % {0}, m = m0 + mm, n = n0 + nn;", tile);
+  w.open(fmt::format("if (m < {} && n < {})", M, N));
+  w.line("int l = (b * {} + m) * {} + n;", M, N);
+  BodyWriter body(w, k, "l");
+  body.set_acc(fmt::format("Cs[mm * {} + nn]", sc));
+  body.emit_all();
+  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+  w.close();
+  w.close();
+  w.line("barrier();");
+  w.close();
+  w.close();
+  g.source = w.str();
+  return g;
+}
+
 }  // namespace
 
 GeneratedKernel generate(const KernelSpec& k, const Target& t) {
   GeneratedKernel g = k.type == KernelSpec::Type::Reduce   ? reduce(k, t)
-                      : k.type == KernelSpec::Type::MatMul ? matmul(k, t)
+                      : k.type == KernelSpec::Type::MatMul
+                          ? (k.fp16_inputs && t.coopmat_nv ? matmul_coopmat(k, t) : matmul(k, t))
                                                            : elementwise(k, t);
   g.push_bytes = static_cast<uint32_t>(8 * (1 + k.inputs.size() + k.outputs.size()));
   return g;

@@ -11,6 +11,7 @@ namespace descent::codegen {
 /// Device facts that shape the generated code (the same facts give the same code).
 struct Target {
   bool cpu = false;                 // lavapipe & co: serial reductions win
+  bool coopmat_nv = false;          // VK_NV_cooperative_matrix with 32-wide subgroups
   uint32_t max_groups_x = 65535;    // maxComputeWorkGroupCount[0]
   bool denorm_preserve = false;     // request SPIR-V DenormPreserve (float32) in every kernel
   bool nan_preserve = false;        // request SignedZeroInfNanPreserve (float32)

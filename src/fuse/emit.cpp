@@ -115,6 +115,7 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
     k.a_view = m.args[0].view;
     k.b_input = e.binding(m.args[1].node);
     k.b_view = m.args[1].view;
+    k.fp16_inputs = m.axis == 1;
     Instr acc;
     acc.kind = Instr::Kind::Acc;
     acc.shape = m.shape;

@@ -42,6 +42,7 @@ struct KernelSpec {
   Shape matmul_shape;  // batch + [M, N]
   int a_input = -1, b_input = -1;
   View a_view, b_view;
+  bool fp16_inputs = false;  // MatMulPrecision::kFloat16Inputs was requested
   bool uses_rand = false;
   std::vector<NodeId> members;  // IR nodes computed by this kernel (for drawings and debugging)
   std::string label;

@@ -313,7 +313,7 @@ Array Array::reduce_sum(const std::vector<int>& axes, bool keep_dims) const {
   return r;
 }
 
-Array Array::matmul(const Array& other) const {
+Array Array::matmul(const Array& other, MatMulPrecision precision) const {
   same_scope(*this, other, "matmul");
   require(*this, DType::kF32, "matmul");
   require(other, DType::kF32, "matmul");
@@ -348,6 +348,7 @@ Array Array::matmul(const Array& other) const {
   NodeId id = s.add(Op::MatMul, out,
                     {detail::Arg{node_, View::broadcast(a, full(m, k))},
                      detail::Arg{ArrayAccess::node(other), View::broadcast(b, full(k, n))}});
+  s.ir[id].axis = precision == MatMulPrecision::kFloat16Inputs ? 1 : 0;  // see ops.def
   return wrap(*this, id);
 }
 

@@ -113,3 +113,55 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+TEST(CoopMat, KernelCompilesEverywhere) {
+  // lavapipe cannot run cooperative matrices, but the generated GLSL must always compile, so
+  // a codegen change that breaks the tensor-core path fails CI, not only the GPU run.
+  auto a = env().static_parameter({70, 40}, "cm_a");
+  auto b = env().static_parameter({40, 33}, "cm_b");
+  auto c = env().static_parameter({70, 33}, "cm_c");
+  Graph g = env().build_graph([&](Scope& s) {
+    s.write_parameter_value(c, s.parameter_value(a).matmul(s.parameter_value(b), MatMulPrecision::kFloat16Inputs).relu());
+  });
+  const auto& cg = detail::GraphAccess::get(g);
+  ASSERT_EQ(cg.kernels.size(), 1u);
+  codegen::Target t = env().state().target;
+  t.cpu = false;
+  t.coopmat_nv = true;
+  auto gen = codegen::generate(cg.kernels[0], t);
+  ASSERT_NE(gen.source.find("coopMatMulAddNV"), std::string::npos);
+  EXPECT_NO_THROW(env().state().compiler->compile(gen.source, "coopmat check"));
+}
+
+TEST(CoopMat, Float16InputsWithinTolerance) {
+  // On devices with cooperative matrices this runs the tensor-core kernel; elsewhere the float32
+  // kernel. Tolerance for float16 inputs: each product carries <= 2^-10 relative rounding, so
+  // |err| <= (2^-10 + 4 K 2^-24) sum|a b|.
+  const int64_t m = 130, k = 77, n = 65;
+  Input a{Shape{m, k}, random_values(m * k, 900)};
+  Input b{Shape{k, n}, random_values(k * n, 901)};
+  auto fn = [](Scope&, const std::vector<Array>& x) {
+    return x[0].matmul(x[1], MatMulPrecision::kFloat16Inputs) * 2.0f;
+  };
+  std::vector<Input> abs_in{a, b};
+  for (Input& in : abs_in)
+    for (float& v : in.values) v = std::fabs(v);
+  CheckOptions plain;
+  plain.tolerance = Tolerance::kReduction;
+  plain.reduction_length = k + 4096;
+  plain.check_unfused = false;
+  auto mag = check_op("coopmat |x|", abs_in, fn, plain).ref;
+  // Class D with the length stretched so that 4 L 2^-24 = 2^-10 + 4 K 2^-24.
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = k + 4096;
+  o.abs_sum = mag;
+  o.expected_kernels = 1;
+  check_op("coopmat", {a, b}, fn, o);
+}
+
+}  // namespace
+}  // namespace descent::testing
