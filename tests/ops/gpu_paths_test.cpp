@@ -165,3 +165,36 @@ TEST(CoopMat, Float16InputsWithinTolerance) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
+  // T7: with the dispatch grid capped at 1 and 3 workgroups, the grid-stride loops of
+  // elementwise and reduction kernels must still reach every element (CPU and GPU code shapes).
+  codegen::Target saved = env().state().target;
+  for (bool cpu : {true, false})
+    for (uint32_t groups : {1u, 3u}) {
+      env().state().target.cpu = cpu;
+      env().state().target.max_groups_x = groups;
+      if (env().state().target.subgroup_size == 0) env().state().target.subgroup_size = 1;
+      CheckOptions o;
+      o.tolerance = Tolerance::kTranscend;
+      o.transcend_ulps = 64;
+      o.transcend_abs = 1e-5;
+      check_op("elementwise", {{Shape{1001}, random_values(1001, 70)}, {Shape{1001}, random_values(1001, 71)}},
+               [](Scope&, auto& x) { return (x[0] * x[1]).sin() + x[1]; }, o);
+      check_op("elementwise vec4", {{Shape{4096}, random_values(4096, 72)}},
+               [](Scope&, auto& x) { return x[0].abs().sqrt() * 3.0f; }, o);
+      Input in{Shape{300, 129}, random_values(300 * 129, 73)};
+      CheckOptions r;
+      r.tolerance = Tolerance::kReduction;
+      r.reduction_length = 129;
+      r.abs_sum = abs_sums(in, 1);
+      check_op("row sums", {in}, [](Scope&, auto& x) { return x[0].reduce_sum(1); }, r);
+    }
+  env().state().target = saved;
+}
+
+}  // namespace
+}  // namespace descent::testing
