@@ -266,6 +266,20 @@ GeneratedKernel elementwise(const KernelSpec& k, const Target& t) {
   return g;
 }
 
+/// The end of a reduction at output index `m`: the epilogue ops on `value`, then every output
+/// (instruction -1 is the reduced value itself).
+void store_reduction(GlslWriter& w, const KernelSpec& k, const std::string& value) {
+  KernelSpec epi = k;
+  epi.body = k.epilogue;
+  BodyWriter body(w, epi, "m");
+  body.set_acc(value);
+  if (k.epilogue.size() > 1) body.emit_all();
+  for (size_t o = 0; o < k.outputs.size(); ++o) {
+    int r = k.outputs[o].first;
+    w.line("pc.out{}.v[m] = {};", o, r < 0 ? value : fmt::format("t{}", r));
+  }
+}
+
 /// Threads that cooperate on one reduced row: 1 on CPUs and for strided (column) reductions
 /// (adjacent threads then read adjacent columns); otherwise a power of two giving each thread
 /// about 8 vec4 steps, at most 256.
@@ -350,11 +364,13 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
     w.open(fmt::format("if (tr == 0 && m < {})", k.count));
     w.line("precise float r = partial[lid / {}];", sg);
     for (int i = 1; i < th / sg; ++i) w.line("r = {};", combine("r", fmt::format("partial[lid / {} + {}]", sg, i)));
-    w.line("pc.out0.v[m] = r;");
+    store_reduction(w, k, "r");
     w.close();
     w.line("barrier();");
   } else {
-    w.line("if (tr == 0 && m < {}) pc.out0.v[m] = acc;", k.count);
+    w.open(fmt::format("if (tr == 0 && m < {})", k.count));
+    store_reduction(w, k, "acc");
+    w.close();
   }
   w.close();
   w.close();

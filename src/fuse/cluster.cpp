@@ -34,6 +34,7 @@ struct Cluster {
   std::vector<NodeId> members;
   Bits bits;
   NodeId reduce = kNoNode;    // the reduce or matmul node the kernel is built around
+  int64_t out_count = 0;      // elements the anchor produces (epilogue members have this count)
   bool absorbed = false;      // merged into another cluster
 };
 
@@ -75,6 +76,7 @@ class Fuser {
     c.type = type;
     c.count = type == KernelSpec::Type::Reduce ? g_[g_[id].args[0].node].shape.element_count()
                                                : g_[id].shape.element_count();  // matmul: output
+    c.out_count = g_[id].shape.element_count();
     c.bits = Bits(g_.size());
     clusters_.push_back(std::move(c));
     add_member(static_cast<int>(clusters_.size() - 1), id);
@@ -97,8 +99,14 @@ class Fuser {
       const Arg& a = n.args[ai];
       if (n.op == Op::Gather && ai == 0) continue;  // gathered values are read from memory
       int c = cluster_of_[a.node];
-      if (c < 0 || clusters_[c].absorbed || clusters_[c].type == KernelSpec::Type::Reduce) continue;
-      if (!a.view.is_identity() || clusters_[c].count != n.shape.element_count()) continue;
+      if (c < 0 || clusters_[c].absorbed) continue;
+      const Cluster& pc = clusters_[c];
+      // A reduction's epilogue reads its result (or other epilogue members) at output size;
+      // its prologue members are never read from outside.
+      bool epilogue = pc.type == KernelSpec::Type::Reduce;
+      if (epilogue && (a.node != pc.reduce && anc_[pc.reduce].test(a.node))) continue;
+      int64_t count = epilogue ? pc.out_count : pc.count;
+      if (!a.view.is_identity() || count != n.shape.element_count()) continue;
       if (joined < 0) {
         if (can_join(c, id)) {
           add_member(c, id);
@@ -117,8 +125,11 @@ class Fuser {
     Cluster& a = clusters_[ai];
     Cluster& b = clusters_[bi];
     if (b.type != KernelSpec::Type::Elementwise) return false;
-    // A matmul's epilogue cannot contain anything its operands are computed from.
-    if (a.type == KernelSpec::Type::MatMul && anc_[a.reduce].intersects(b.bits)) return false;
+    // A matmul's or reduction's epilogue cannot contain anything its input is computed from, and
+    // runs at the anchor's output size.
+    if (a.type != KernelSpec::Type::Elementwise &&
+        (anc_[a.reduce].intersects(b.bits) || b.count != a.out_count))
+      return false;
     // Gathered values must come from memory, so their producer stays in another kernel.
     for (const Cluster* x : {&a, &b})
       for (NodeId m : x->members)

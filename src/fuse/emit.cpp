@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "util/assert.hpp"
 
@@ -16,7 +17,9 @@ namespace {
 
 class Emitter {
  public:
-  Emitter(const IrGraph& g, KernelSpec& k) : g_(g), k_(k) {}
+  /// Instructions go to `body` (the kernel's body, or a reduction's epilogue); bindings are the
+  /// kernel's.
+  Emitter(const IrGraph& g, KernelSpec& k, std::vector<Instr>& body) : g_(g), k_(k), body_(body) {}
 
   int operand(const Arg& a, const std::map<NodeId, int>& regs) {
     auto it = regs.find(a.node);
@@ -48,14 +51,14 @@ class Emitter {
         break;
     }
     // Reuse an identical instruction (same source and view) within the kernel.
-    for (size_t i = 0; i < k_.body.size(); ++i) {
-      const Instr& o = k_.body[i];
+    for (size_t i = 0; i < body_.size(); ++i) {
+      const Instr& o = body_[i];
       if (o.kind == in.kind && o.kind != Instr::Kind::Op && o.input == in.input &&
           o.uid == in.uid && std::memcmp(&o.literal, &in.literal, 4) == 0 && o.view == in.view )
         return static_cast<int>(i);
     }
-    k_.body.push_back(in);
-    return static_cast<int>(k_.body.size() - 1);
+    body_.push_back(in);
+    return static_cast<int>(body_.size() - 1);
   }
 
   int binding(NodeId node) {
@@ -75,8 +78,8 @@ class Emitter {
       in.axis = n.axis;
       in.shape = n.shape;
       in.a = operand(n.args[1], regs);
-      k_.body.push_back(in);
-      return static_cast<int>(k_.body.size() - 1);
+      body_.push_back(in);
+      return static_cast<int>(body_.size() - 1);
     }
     Instr in;
     in.kind = Instr::Kind::Op;
@@ -87,13 +90,14 @@ class Emitter {
     in.a = ops[0];
     in.b = ops[1];
     in.c = ops[2];
-    k_.body.push_back(in);
-    return static_cast<int>(k_.body.size() - 1);
+    body_.push_back(in);
+    return static_cast<int>(body_.size() - 1);
   }
 
  private:
   const IrGraph& g_;
   KernelSpec& k_;
+  std::vector<Instr>& body_;
 };
 
 }  // namespace
@@ -103,10 +107,23 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
                        int cluster, NodeId anchor) {
   KernelSpec k;
   k.members = members;
-  Emitter e(g, k);
+  Emitter e(g, k, k.body);
   std::map<NodeId, int> regs;
-  int ops = 0;
+  int ops = 0, epi_ops = 0;
   bool mm = anchor != kNoNode && is_matmul(g[anchor].op);
+  bool red = anchor != kNoNode && !mm;
+  // For a reduction: which members feed it (prologue) and which consume it (epilogue).
+  std::set<NodeId> prologue;
+  if (red) {
+    std::vector<NodeId> stack{anchor};
+    std::set<NodeId> in(members.begin(), members.end());
+    while (!stack.empty()) {
+      NodeId x = stack.back();
+      stack.pop_back();
+      for (const Arg& a : g[x].args)
+        if (in.count(a.node) && prologue.insert(a.node).second) stack.push_back(a.node);
+    }
+  }
   if (mm) {
     const Node& m = g[anchor];
     k.type = KernelSpec::Type::MatMul;
@@ -123,17 +140,12 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
     regs[anchor] = 0;
   }
   for (NodeId m : members) {
-    if (m == anchor) continue;
+    if (m == anchor || (red && !prologue.count(m))) continue;
     regs[m] = e.op(g[m], regs);
     ++ops;
   }
-  if (mm) {
-    const Shape& s = k.matmul_shape;
-    k.count = s.element_count();
-    k.label = fmt::format("matmul {}x{}x{}{}{}", s[-2], g[anchor].args[0].view.output[-1], s[-1],
-                          s.rank() > 2 ? fmt::format(" batch {}", k.count / (s[-2] * s[-1])) : "",
-                          ops ? fmt::format(" + {} ops", ops) : "");
-  } else if (anchor != kNoNode) {
+  std::map<NodeId, int> epi_regs;
+  if (red) {
     const Node& r = g[anchor];
     k.type = KernelSpec::Type::Reduce;
     k.reduce_op = r.op;
@@ -141,8 +153,28 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
     k.reduce_input = r.args[0].view.output;
     k.value = e.operand(r.args[0], regs);
     k.count = r.shape.element_count();
-    k.outputs.push_back({-1, anchor});  // -1: the reduction result
-    k.label = fmt::format("{} axis {} {}{}", info(r.op).name, r.axis, k.reduce_input.str(),
+    Instr acc;
+    acc.kind = Instr::Kind::Acc;
+    acc.shape = r.shape;
+    k.epilogue.push_back(acc);
+    epi_regs[anchor] = 0;
+    Emitter ee(g, k, k.epilogue);
+    for (NodeId m : members) {
+      if (m == anchor || prologue.count(m)) continue;
+      epi_regs[m] = ee.op(g[m], epi_regs);
+      ++epi_ops;
+    }
+    bool external = false;
+    for (NodeId u : users[anchor]) external = external || cluster_of[u] != cluster;
+    if (external) k.outputs.push_back({-1, anchor});  // -1: the reduction result
+    k.label = fmt::format("{} axis {} {}{}{}", info(r.op).name, r.axis, k.reduce_input.str(),
+                          ops ? fmt::format(" + {} ops", ops) : "",
+                          epi_ops ? fmt::format(" + {} epilogue ops", epi_ops) : "");
+  } else if (mm) {
+    const Shape& s = k.matmul_shape;
+    k.count = s.element_count();
+    k.label = fmt::format("matmul {}x{}x{}{}{}", s[-2], g[anchor].args[0].view.output[-1], s[-1],
+                          s.rank() > 2 ? fmt::format(" batch {}", k.count / (s[-2] * s[-1])) : "",
                           ops ? fmt::format(" + {} ops", ops) : "");
   } else {
     k.type = KernelSpec::Type::Elementwise;
@@ -151,9 +183,10 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
   }
   for (NodeId m : members) {
     if (m == anchor && !mm) continue;
+    if (red && prologue.count(m)) continue;
     bool external = false;
     for (NodeId u : users[m]) external = external || cluster_of[u] != cluster;
-    if (external) k.outputs.push_back({regs[m], m});
+    if (external) k.outputs.push_back({red ? epi_regs[m] : regs[m], m});
   }
   return k;
 }

@@ -37,6 +37,10 @@ struct KernelSpec {
   Shape reduce_input;
   int axis = 0;
   int value = -1;
+  // Reduce only: per-element ops on the result, evaluated at the output's linear index with
+  // Kind::Acc (instruction 0) as the reduced value. Outputs with instruction -1 store the result
+  // itself, others store epilogue instructions.
+  std::vector<Instr> epilogue;
   // MatMul only: operands read through views (batch + [M, K] and batch + [K, N]); the body is the
   // epilogue, evaluated at each output element's linear index with Kind::Acc as the product.
   Shape matmul_shape;  // batch + [M, N]

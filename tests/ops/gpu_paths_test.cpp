@@ -198,3 +198,23 @@ TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+TEST_F(GpuCodePaths, ReductionEpilogues) {
+  Input in{Shape{9, 1000}, random_values(9000, 90)};
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = 1000;
+  o.abs_sum = abs_sums(in, 1);
+  for (double& v : o.abs_sum) v = v * 0.5 + 3.0;
+  o.expected_kernels = 1;
+  check_op("sum * 0.5 + 3", {in}, [](Scope&, auto& x) { return x[0].reduce_sum(1) * 0.5f + 3.0f; }, o);
+  CheckOptions m;
+  m.expected_kernels = 1;
+  check_op("relu(max)", {in}, [](Scope&, auto& x) { return x[0].reduce_max(1).relu(); }, m);
+}
+
+}  // namespace
+}  // namespace descent::testing

@@ -117,3 +117,31 @@ TEST(Views, WindowsRejectBadArguments) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+TEST(Reduce, EpiloguesFuseIntoTheReduction) {
+  Input in{Shape{40, 130}, random_values(5200, 80)};
+  std::vector<double> sq(40, 0.0);
+  for (int i = 0; i < 5200; ++i) sq[i / 130] += in.values[i] * in.values[i];
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = 130;
+  o.abs_sum = abs_sums(in, 1);
+  o.expected_kernels = 1;
+  check_op("mean", {in}, [](Scope&, auto& x) { return x[0].reduce_sum(1) * (1.0f / 130.0f); }, o);
+  CheckOptions n = o;
+  n.tolerance = Tolerance::kTranscend;  // sqrt of a sum: relative error ~ half the sum's
+  n.transcend_abs = 4.0 * 130 * std::ldexp(1.0, -24) * 12.0;
+  check_op("l2 norm", {in}, [](Scope&, auto& x) { return (x[0] * x[0]).reduce_sum(1).sqrt(); }, n);
+  // The result feeds the epilogue and is also stored: one kernel with two outputs.
+  auto r = check_op("max and max*2", {in}, [](Scope&, auto& x) {
+    auto m = x[0].reduce_max(1);
+    return m.concat(m * 2.0f + 1.0f, 0);
+  });
+  EXPECT_EQ(r.kernels, 2u);  // the reduction (+ epilogue) and the concat reading both
+}
+
+}  // namespace
+}  // namespace descent::testing
