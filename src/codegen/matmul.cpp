@@ -1,0 +1,208 @@
+// GLSL generation for matrix products: the float32 tiled kernel (GPUs), the register-blocked
+// kernel (CPU devices) and the float16-input cooperative-matrix kernel. Every output element is
+// summed in a fixed order; per-element consumers run as the epilogue. Writes GLSL only.
+#include "codegen/body.hpp"
+
+namespace descent::codegen::internal {
+
+/// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
+/// column c, read through its view (zero outside zero padding).
+void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch) {
+  w.open(fmt::format("float load_{}(int b, int r, int c)", name));
+  std::vector<std::string> coords;
+  auto ds = batch.strides();
+  for (int j = 0; j < batch.rank(); ++j) {
+    std::string e = "b";
+    if (ds[j] != 1) e = fmt::format("(b / {})", ds[j]);
+    if (j > 0) e = fmt::format("({} % {})", e, batch[j]);
+    coords.push_back(batch[j] == 1 ? "0" : e);
+  }
+  coords.push_back("r");
+  coords.push_back("c");
+  std::string cond;
+  std::string idx = index_at(w, v, coords, &cond, "q");
+  if (cond.empty()) w.line("return pc.in{}.v[{}];", input, idx);
+  else w.line("return ({}) ? pc.in{}.v[{}] : 0.0;", cond, input, idx);
+  w.close();
+}
+
+/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
+bool unit_stride(const View& v, int axis) {
+  if (v.any_bounds()) return false;
+  int64_t base = 0;
+  return v.output_strides(&base)[static_cast<size_t>(axis)] == 1;
+}
+
+/// Matrix product with fused epilogue. Every output element is one thread's sum over k = 0..K-1
+/// in increasing order with fused multiply-adds (`precise`), whatever the tile shapes: results
+/// depend only on K, never on the schedule. GPUs: 128x128 tiles staged in shared memory, 256
+/// threads of 8x8 outputs, loads arranged along each operand's contiguous axis. CPU devices:
+/// no shared memory (slow on lavapipe), 64 threads of 4x4 outputs reading memory directly.
+GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
+  const Shape& s = k.matmul_shape;
+  int r = s.rank();
+  int64_t M = s[r - 2], N = s[r - 1], K = k.a_view.output[r - 1];
+  Shape batch = s;
+  batch = batch.remove_axis(-1).remove_axis(-1);
+  int64_t B = batch.element_count();
+  bool gpu = !t.cpu;
+  int tm = gpu ? 8 : 4, tn = tm, tile = gpu ? 128 : 32, bk = 16;
+  int local = gpu ? 256 : 64;
+  GeneratedKernel g;
+  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
+  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
+  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  GlslWriter w;
+  header(w, k, t, local);
+  load_function(w, "a", k.a_input, k.a_view, batch);
+  load_function(w, "b", k.b_input, k.b_view, batch);
+  if (gpu) {
+    // [k][m] and [k][n] tiles as vec4 rows (128 floats + 4 padding) for 128-bit shared reads.
+    w.line("shared vec4 As[{}][{}];", bk, tile / 4 + 1);
+    w.line("shared vec4 Bs[{}][{}];", bk, tile / 4 + 1);
+  }
+  w.open("void main()");
+  w.line("int lid = int(gl_LocalInvocationID.x);");
+  w.line("int tx = lid % {0}, ty = lid / {0};", gpu ? 16 : 8);
+  w.line("int n0 = int(gl_WorkGroupID.x) * {}, m0 = int(gl_WorkGroupID.y) * {};", tile, tile);
+  w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
+  w.line("precise float acc[{}][{}];", tm, tn);
+  w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", tm, tn);
+  // GPUs: thread (tx, ty) owns rows ty*4 + {0..3} and 64 + ty*4 + {0..3}, and the same for
+  // columns with tx, so each k step reads two vec4 of A and two of B from shared memory.
+  // CPUs: rows ty * 4 + i and columns tx + 8 j, so the SIMD lanes (consecutive tx) read one
+  // broadcast A element and consecutive B elements instead of gathering.
+  std::string row = gpu ? "m0 + (i >> 2) * 64 + ty * 4 + (i & 3)" : "m0 + ty * 4 + i";
+  std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx + 8 * j";
+  if (gpu) {
+    bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
+    bool b_k_fast = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
+    w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
+    // A tile [128 x 16]: 8 elements per thread, consecutive threads along A's contiguous axis.
+    w.open("for (int i = 0; i < 8; ++i)");
+    if (a_m_fast) w.line("int mm = lid % 128, kk = lid / 128 + 2 * i;");
+    else w.line("int mm = lid / 16 + 16 * i, kk = lid % 16;");
+    w.line("int m = m0 + mm, kq = k0 + kk;");
+    w.line("As[kk][mm >> 2][mm & 3] = (m < {} && kq < {}) ? load_a(b, m, kq) : 0.0;", M, K);
+    w.close();
+    w.open("for (int i = 0; i < 8; ++i)");
+    if (b_k_fast) w.line("int nn = lid / 16 + 16 * i, kk = lid % 16;");
+    else w.line("int nn = lid % 128, kk = lid / 128 + 2 * i;");
+    w.line("int n = n0 + nn, kq = k0 + kk;");
+    w.line("Bs[kk][nn >> 2][nn & 3] = (n < {} && kq < {}) ? load_b(b, kq, n) : 0.0;", N, K);
+    w.close();
+    w.line("barrier();");
+    w.open(fmt::format("for (int kk = 0; kk < {}; ++kk)", bk));
+    w.line("vec4 a0 = As[kk][ty], a1 = As[kk][16 + ty], b0 = Bs[kk][tx], b1 = Bs[kk][16 + tx];");
+    w.line("float av[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);");
+    w.line("float bv[8] = float[8](b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w);");
+    w.line("for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
+    w.close();
+    w.line("barrier();");
+    w.close();
+  } else {
+    w.open(fmt::format("for (int kq = 0; kq < {}; ++kq)", K));
+    w.line("float av[4], bv[4];");
+    w.line("for (int i = 0; i < 4; ++i) {{ int m = {}; av[i] = m < {} ? load_a(b, m, kq) : 0.0; }}", row, M);
+    w.line("for (int j = 0; j < 4; ++j) {{ int n = {}; bv[j] = n < {} ? load_b(b, kq, n) : 0.0; }}", col, N);
+    w.line("for (int i = 0; i < 4; ++i) for (int j = 0; j < 4; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
+    w.close();
+  }
+  // Epilogue: the fused per-element ops, once per output element, then the stores.
+  w.open(fmt::format("for (int i = 0; i < {}; ++i)", tm));
+  w.open(fmt::format("for (int j = 0; j < {}; ++j)", tn));
+  w.line("int m = {}, n = {};", row, col);
+  w.open(fmt::format("if (m < {} && n < {})", M, N));
+  w.line("int l = (b * {} + m) * {} + n;", M, N);
+  BodyWriter body(w, k, "l");
+  body.set_acc("acc[i][j]");
+  body.emit_all();
+  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+  w.close();
+  w.close();
+  w.close();
+  w.close();
+  w.close();
+  g.source = w.str();
+  return g;
+}
+
+/// Float16-input matmul on tensor cores (VK_NV_cooperative_matrix, 16x16x16 fp16 x fp16 + fp32).
+/// 64x64 output tiles, BK 32, 128 threads = 4 subgroups of 32, each owning a 32x32 block as 2x2
+/// accumulator fragments. Operands are read through their views as float32, rounded to float16
+/// into shared memory; the fp32 results go through shared memory to the per-element epilogue.
+/// The hardware's summation order inside a fragment product is fixed, so results are
+/// deterministic run to run on one device (not bit-identical to the float32 kernel).
+GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t) {
+  const Shape& s = k.matmul_shape;
+  int r = s.rank();
+  int64_t M = s[r - 2], N = s[r - 1], K = k.a_view.output[r - 1];
+  Shape batch = s;
+  batch = batch.remove_axis(-1).remove_axis(-1);
+  int64_t B = batch.element_count();
+  const int tile = 64, bk = 32, sa = bk + 8, sb = tile + 8, sc = tile + 4;  // padded strides
+  GeneratedKernel g;
+  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
+  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
+  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  GlslWriter w;
+  header(w, k, t, 128, false, true);
+  load_function(w, "a", k.a_input, k.a_view, batch);
+  load_function(w, "b", k.b_input, k.b_view, batch);
+  w.line("shared float16_t As[{}];", tile * sa);  // [m][k]
+  w.line("shared float16_t Bs[{}];", bk * sb);    // [k][n]
+  w.line("shared float Cs[{}];", tile * sc);      // [m][n] results for the epilogue
+  w.line("#define FRAG fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>");
+  w.line("#define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>");
+  w.open("void main()");
+  w.line("int lid = int(gl_LocalInvocationID.x);");
+  w.line("int sg = int(gl_SubgroupID), wm = sg / 2, wn = sg % 2;");
+  w.line("int n0 = int(gl_WorkGroupID.x) * {}, m0 = int(gl_WorkGroupID.y) * {};", tile, tile);
+  w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
+  w.line("ACC c00 = ACC(0.0), c01 = ACC(0.0), c10 = ACC(0.0), c11 = ACC(0.0);");
+  w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
+  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * bk));
+  w.line("int mm = e / {0}, kk = e % {0}, m = m0 + mm, kq = k0 + kk;", bk);
+  w.line("As[mm * {}u + kk] = float16_t((m < {} && kq < {}) ? load_a(b, m, kq) : 0.0);", sa, M, K);
+  w.close();
+  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * bk));
+  w.line("int kk = e / {0}, nn = e % {0}, n = n0 + nn, kq = k0 + kk;", tile);
+  w.line("Bs[kk * {}u + nn] = float16_t((n < {} && kq < {}) ? load_b(b, kq, n) : 0.0);", sb, N, K);
+  w.close();
+  w.line("barrier();");
+  w.open(fmt::format("for (int kk = 0; kk < {}; kk += 16)", bk));
+  w.line("FRAG a0, a1, b0, b1;");
+  w.line("coopMatLoadNV(a0, As, uint((wm * 32) * {0} + kk), {0}u, false);", sa);
+  w.line("coopMatLoadNV(a1, As, uint((wm * 32 + 16) * {0} + kk), {0}u, false);", sa);
+  w.line("coopMatLoadNV(b0, Bs, uint(kk * {0} + wn * 32), {0}u, false);", sb);
+  w.line("coopMatLoadNV(b1, Bs, uint(kk * {0} + wn * 32 + 16), {0}u, false);", sb);
+  w.line("c00 = coopMatMulAddNV(a0, b0, c00);");
+  w.line("c01 = coopMatMulAddNV(a0, b1, c01);");
+  w.line("c10 = coopMatMulAddNV(a1, b0, c10);");
+  w.line("c11 = coopMatMulAddNV(a1, b1, c11);");
+  w.close();
+  w.line("barrier();");
+  w.close();
+  w.line("coopMatStoreNV(c00, Cs, uint((wm * 32) * {0} + wn * 32), {0}u, false);", sc);
+  w.line("coopMatStoreNV(c01, Cs, uint((wm * 32) * {0} + wn * 32 + 16), {0}u, false);", sc);
+  w.line("coopMatStoreNV(c10, Cs, uint((wm * 32 + 16) * {0} + wn * 32), {0}u, false);", sc);
+  w.line("coopMatStoreNV(c11, Cs, uint((wm * 32 + 16) * {0} + wn * 32 + 16), {0}u, false);", sc);
+  w.line("barrier();");
+  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * tile));
+  w.line("int mm = e / {0}, nn = e % {0}, m = m0 + mm, n = n0 + nn;", tile);
+  w.open(fmt::format("if (m < {} && n < {})", M, N));
+  w.line("int l = (b * {} + m) * {} + n;", M, N);
+  BodyWriter body(w, k, "l");
+  body.set_acc(fmt::format("Cs[mm * {} + nn]", sc));
+  body.emit_all();
+  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+  w.close();
+  w.close();
+  w.line("barrier();");
+  w.close();
+  w.close();
+  g.source = w.str();
+  return g;
+}
+
+}  // namespace descent::codegen::internal
