@@ -37,7 +37,7 @@ bool unit_stride(const View& v, int axis) {
 /// in increasing order with fused multiply-adds (`precise`), whatever the tile shapes: results
 /// depend only on K, never on the schedule. GPUs: 128x128 tiles staged in shared memory, 256
 /// threads of 8x8 outputs, loads arranged along each operand's contiguous axis. CPU devices:
-/// no shared memory (slow on lavapipe), 64 threads of 4x4 outputs reading memory directly.
+/// no shared memory (slow on lavapipe), 64 threads of 8x8 outputs reading memory directly.
 GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   const Shape& s = k.matmul_shape;
   int r = s.rank();
@@ -46,7 +46,7 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   batch = batch.remove_axis(-1).remove_axis(-1);
   int64_t B = batch.element_count();
   bool gpu = !t.cpu;
-  int tm = gpu ? 8 : 4, tn = tm, tile = gpu ? 128 : 32, bk = 16;
+  int tm = gpu ? 8 : 8, tn = tm, tile = gpu ? 128 : 64, bk = 16;
   int local = gpu ? 256 : 64;
   GeneratedKernel g;
   g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
@@ -70,9 +70,9 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", tm, tn);
   // GPUs: thread (tx, ty) owns rows ty*4 + {0..3} and 64 + ty*4 + {0..3}, and the same for
   // columns with tx, so each k step reads two vec4 of A and two of B from shared memory.
-  // CPUs: rows ty * 4 + i and columns tx + 8 j, so the SIMD lanes (consecutive tx) read one
+  // CPUs: rows ty * 8 + i and columns tx + 8 j, so the SIMD lanes (consecutive tx) read one
   // broadcast A element and consecutive B elements instead of gathering.
-  std::string row = gpu ? "m0 + (i >> 2) * 64 + ty * 4 + (i & 3)" : "m0 + ty * 4 + i";
+  std::string row = gpu ? "m0 + (i >> 2) * 64 + ty * 4 + (i & 3)" : "m0 + ty * 8 + i";
   std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx + 8 * j";
   if (gpu) {
     bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
@@ -102,10 +102,10 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
     w.close();
   } else {
     w.open(fmt::format("for (int kq = 0; kq < {}; ++kq)", K));
-    w.line("float av[4], bv[4];");
-    w.line("for (int i = 0; i < 4; ++i) {{ int m = {}; av[i] = m < {} ? load_a(b, m, kq) : 0.0; }}", row, M);
-    w.line("for (int j = 0; j < 4; ++j) {{ int n = {}; bv[j] = n < {} ? load_b(b, kq, n) : 0.0; }}", col, N);
-    w.line("for (int i = 0; i < 4; ++i) for (int j = 0; j < 4; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
+    w.line("float av[8], bv[8];");
+    w.line("for (int i = 0; i < 8; ++i) {{ int m = {}; av[i] = m < {} ? load_a(b, m, kq) : 0.0; }}", row, M);
+    w.line("for (int j = 0; j < 8; ++j) {{ int n = {}; bv[j] = n < {} ? load_b(b, kq, n) : 0.0; }}", col, N);
+    w.line("for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
     w.close();
   }
   // Epilogue: the fused per-element ops, once per output element, then the stores.
