@@ -183,8 +183,9 @@ void Environment::check_index_errors() {
   if (flags != 0) {
     uint32_t zero = 0;
     s.transfer->update(s.run_info, 8, &zero, 4);
-    throw IndexError("gather: an index was out of range in a run since the last synchronisation "
-                     "(the read was clamped to the last element); check the index arrays");
+    throw IndexError("gather / scatter_add: an index was out of range in a run since the last "
+                     "synchronisation (gather read the last element instead, scatter_add dropped "
+                     "the update); check the index arrays");
   }
 }
 
