@@ -34,6 +34,24 @@ bool can_write_in_place(const IrGraph& g, const std::vector<KernelSpec>& ks, siz
   }
   return true;
 }
+
+/// A kernel copying `node` (a temporary) into the parameter written by Output node `out`.
+KernelSpec copy_kernel(const IrGraph& g, NodeId node, NodeId out) {
+  KernelSpec c;
+  c.type = KernelSpec::Type::Elementwise;
+  c.count = g[node].shape.element_count();
+  Instr load;
+  load.kind = Instr::Kind::Load;
+  load.input = 0;
+  load.view = View::identity(g[node].shape);
+  load.shape = g[node].shape;
+  c.body.push_back(load);
+  c.inputs.push_back(node);
+  c.outputs.push_back({0, out});
+  c.members.push_back(out);
+  c.label = fmt::format("copy to parameter {} [{}]", g[out].param, c.count);
+  return c;
+}
 }  // namespace
 
 MemoryPlan plan_memory(const IrGraph& g, std::vector<KernelSpec>& kernels) {
@@ -54,20 +72,7 @@ MemoryPlan plan_memory(const IrGraph& g, std::vector<KernelSpec>& kernels) {
         if (can_write_in_place(g, kernels, k, p)) {
           plan.storage[node] = Storage{true, p, 0, 0};
         } else {
-          KernelSpec c;
-          c.type = KernelSpec::Type::Elementwise;
-          c.count = g[node].shape.element_count();
-          Instr load;
-          load.kind = Instr::Kind::Load;
-          load.input = 0;
-          load.view = View::identity(g[node].shape);
-          load.shape = g[node].shape;
-          c.body.push_back(load);
-          c.inputs.push_back(node);
-          c.outputs.push_back({0, u});
-          c.members.push_back(u);
-          c.label = fmt::format("copy to parameter {} [{}]", p, c.count);
-          copies.push_back(std::move(c));
+          copies.push_back(copy_kernel(g, node, u));
         }
       }
     }
