@@ -5,6 +5,26 @@
 
 namespace descent::codegen::internal {
 
+/// Extents of a matmul kernel: output rows M, columns N, inner K, B batches of shape `batch`.
+struct MatMulDims {
+  int64_t M, N, K, B;
+  Shape batch;
+};
+
+MatMulDims dims_of(const KernelSpec& k) {
+  const Shape& s = k.matmul_shape;
+  int r = s.rank();
+  Shape batch = s.remove_axis(-1).remove_axis(-1);
+  return {s[r - 2], s[r - 1], k.a_view.output[r - 1], batch.element_count(), batch};
+}
+
+/// One workgroup per `tile` x `tile` output block; batches on z (grid-strided past 65535).
+void set_groups(GeneratedKernel& g, int64_t M, int64_t N, int64_t B, int tile) {
+  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
+  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
+  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+}
+
 /// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
 /// column c, read through its view (zero outside zero padding).
 void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch) {
@@ -39,19 +59,12 @@ bool unit_stride(const View& v, int axis) {
 /// threads of 8x8 outputs, loads arranged along each operand's contiguous axis. CPU devices:
 /// no shared memory (slow on lavapipe), 64 threads of 8x8 outputs reading memory directly.
 GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
-  const Shape& s = k.matmul_shape;
-  int r = s.rank();
-  int64_t M = s[r - 2], N = s[r - 1], K = k.a_view.output[r - 1];
-  Shape batch = s;
-  batch = batch.remove_axis(-1).remove_axis(-1);
-  int64_t B = batch.element_count();
+  const auto [M, N, K, B, batch] = dims_of(k);
   bool gpu = !t.cpu;
-  int tm = gpu ? 8 : 8, tn = tm, tile = gpu ? 128 : 64, bk = 16;
+  const int tm = 8, tn = 8, tile = gpu ? 128 : 64, bk = 16;
   int local = gpu ? 256 : 64;
   GeneratedKernel g;
-  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
-  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
-  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  set_groups(g, M, N, B, tile);
   GlslWriter w;
   header(w, k, t, local);
   load_function(w, "a", k.a_input, k.a_view, batch);
@@ -75,6 +88,7 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   std::string row = gpu ? "m0 + (i >> 2) * 64 + ty * 4 + (i & 3)" : "m0 + ty * 8 + i";
   std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx + 8 * j";
   if (gpu) {
+    const int r = k.matmul_shape.rank();
     bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
     bool b_k_fast = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
     w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
@@ -134,17 +148,10 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
 /// The hardware's summation order inside a fragment product is fixed, so results are
 /// deterministic run to run on one device (not bit-identical to the float32 kernel).
 GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t) {
-  const Shape& s = k.matmul_shape;
-  int r = s.rank();
-  int64_t M = s[r - 2], N = s[r - 1], K = k.a_view.output[r - 1];
-  Shape batch = s;
-  batch = batch.remove_axis(-1).remove_axis(-1);
-  int64_t B = batch.element_count();
+  const auto [M, N, K, B, batch] = dims_of(k);
   const int tile = 64, bk = 32, sa = bk + 8, sb = tile + 8, sc = tile + 4;  // padded strides
   GeneratedKernel g;
-  g.groups_x = static_cast<uint32_t>((N + tile - 1) / tile);
-  g.groups_y = static_cast<uint32_t>((M + tile - 1) / tile);
-  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  set_groups(g, M, N, B, tile);
   GlslWriter w;
   header(w, k, t, 128, false, true);
   load_function(w, "a", k.a_input, k.a_view, batch);
