@@ -4,6 +4,7 @@
 // UsageError.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "descent/shape.hpp"
@@ -133,6 +134,9 @@ class Array {
 /// Joins arrays along `axis` (all other extents equal). One fused kernel reads every part through
 /// a zero-padded view and selects by coordinate; no intermediate copies.
 Array concat(const std::vector<Array>& parts, int axis);
+inline Array concat(std::initializer_list<Array> parts, int axis) {
+  return concat(std::vector<Array>(parts), axis);
+}
 
 Array operator+(const Array& a, const Array& b);
 Array operator-(const Array& a, const Array& b);

@@ -1,6 +1,9 @@
 // Umbrella header: everything a user of descent needs.
 #pragma once
 #include "descent/array.hpp"
+#include "descent/dual_array.hpp"
 #include "descent/environment.hpp"
 #include "descent/errors.hpp"
+#include "descent/loss.hpp"
+#include "descent/optimizer.hpp"
 #include "descent/shape.hpp"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "descent/array.hpp"
+#include "descent/dual_array.hpp"
 #include "descent/errors.hpp"
 #include "descent/shape.hpp"
 
@@ -38,6 +39,8 @@ class Parameter {
   const Shape& shape() const;
   const std::string& name() const;
   DType dtype() const;
+  /// Made by Environment::trainable_parameter (optimisers and checkpoints enumerate these).
+  bool trainable() const;
   uint32_t id() const { return id_; }
   bool valid() const { return env_ != nullptr; }
 
@@ -53,6 +56,11 @@ class Parameter {
 class Scope {
  public:
   Array parameter_value(const Parameter& p);
+  /// The parameter's value with a gradient (a DualArray): every float parameter read here can be
+  /// differentiated; reads after write_parameter_value in this scope are constants.
+  DualArray parameter(const Parameter& p);
+  /// Trainable parameters read through parameter() in this scope, in order of first read.
+  std::vector<Parameter> trainable_parameters() const;
   /// Makes `value` the parameter's new contents after the run; later reads in this scope see it.
   void write_parameter_value(const Parameter& p, const Array& value);
   Array literal(float value);
@@ -124,6 +132,10 @@ class Environment {
 
   Parameter static_parameter(const Shape& shape, const std::string& name,
                              DType dtype = DType::kF32);
+  /// A float32 parameter that training updates (listed by trainable_parameters(); zero-filled).
+  Parameter trainable_parameter(const Shape& shape, const std::string& name);
+  /// Every trainable parameter of this Environment, in creation order.
+  std::vector<Parameter> trainable_parameters() const;
   Parameter static_parameter_with_data(const Shape& shape, const std::string& name,
                                        std::span<const float> data);
   /// Queues an upload (sent with the next run, or flushed by a read). data.size() must match.

@@ -6,6 +6,7 @@
 
 #include "descent/array.hpp"
 #include "graph/ir.hpp"
+#include "graph/tape.hpp"
 
 namespace descent::detail {
 
@@ -22,6 +23,7 @@ struct ScopeState {
   int colour = 0;
   std::map<uint32_t, NodeId> param_value;   // current value of a parameter in this scope
   std::map<uint32_t, NodeId> param_output;  // the Output node writing it
+  Tape tape;                                // differentiable ops (DualArray)
 
   const Shape& shape(NodeId id) const { return ir[id].shape; }
   NodeId add(Op op, const Shape& shape, std::vector<Arg> args);

@@ -62,6 +62,10 @@ DType Parameter::dtype() const {
   if (!env_) throw UsageError("Parameter::dtype: empty parameter handle");
   return env_->param(id_, "Parameter::dtype").dtype;
 }
+bool Parameter::trainable() const {
+  if (!env_) throw UsageError("Parameter::trainable: empty parameter handle");
+  return env_->param(id_, "Parameter::trainable").trainable;
+}
 const std::string& Parameter::name() const {
   if (!env_) throw UsageError("Parameter::name: empty parameter handle");
   return env_->param(id_, "Parameter::name").name;
@@ -114,6 +118,19 @@ Parameter Environment::static_parameter(const Shape& shape, const std::string& n
   s.transfer->fill_zero(p.alloc, 0, p.alloc.size);
   s.params.push_back(std::move(p));
   return Parameter(state_.get(), static_cast<uint32_t>(s.params.size() - 1));
+}
+
+Parameter Environment::trainable_parameter(const Shape& shape, const std::string& name) {
+  Parameter p = static_parameter(shape, name);
+  state_->params[p.id()].trainable = true;
+  return p;
+}
+
+std::vector<Parameter> Environment::trainable_parameters() const {
+  std::vector<Parameter> r;
+  for (uint32_t i = 0; i < state_->params.size(); ++i)
+    if (state_->params[i].trainable) r.push_back(Parameter(state_.get(), i));
+  return r;
 }
 
 Parameter Environment::static_parameter_with_data(const Shape& shape, const std::string& name,

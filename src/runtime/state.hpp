@@ -25,6 +25,7 @@ struct ParameterStorage {
   Shape shape;
   std::string name;
   DType dtype = DType::kF32;
+  bool trainable = false;
   vk::Allocation alloc;
 };
 

@@ -1,0 +1,356 @@
+// Derivative rules: every DualArray op, its forward Array op and its backward closure, side by
+// side in one place. Backward closures build ordinary Array ops (so gradients fuse like anything
+// else). Tie rules: min/max send the gradient where the forward select picked; reduce_max to the
+// first maximum. The tape plumbing is in dual_array.cpp; conv2d/max_pool2d (compositions of these
+// rules) are in conv.cpp.
+#include <fmt/format.h>
+
+#include <numeric>
+
+#include "descent/environment.hpp"
+#include "graph/builder.hpp"
+#include "graph/dual_array.hpp"
+
+namespace descent {
+
+using detail::ArrayAccess;
+using detail::record;
+using detail::unbroadcast;
+
+namespace {
+Array zeros_like(const Array& a) { return a.scope().literal(0.0f).broadcast(a.shape()); }
+
+/// One-input op: value and d(value)/d(input) * g.
+DualArray unary(const DualArray& a, const Array& value,
+                std::function<Array(const Array& g)> rule) {
+  return record(value, {a}, [rule](const Array& g) { return std::vector<Array>{rule(g)}; });
+}
+
+/// Two-input broadcasting op: the rules give full-shape gradients; unbroadcast sums them back.
+DualArray binary(const DualArray& a, const DualArray& b, const Array& value,
+                 std::function<Array(const Array& g)> rule_a,
+                 std::function<Array(const Array& g)> rule_b) {
+  Shape sa = a.shape(), sb = b.shape();
+  bool need_a = a.requires_grad(), need_b = b.requires_grad();
+  return record(value, {a, b}, [=](const Array& g) {
+    return std::vector<Array>{need_a ? unbroadcast(rule_a(g), sa) : Array(),
+                              need_b ? unbroadcast(rule_b(g), sb) : Array()};
+  });
+}
+
+/// Places g (extent `count` on `axis`) at positions start, start + step, ... (step > 0) of an axis
+/// of extent n, zeros elsewhere: the gradient of a strided slice.
+Array place_strided(const Array& g, int axis, int64_t n, int64_t start, int64_t step) {
+  int64_t count = g.shape()[axis];
+  Array spread = g;
+  if (step > 1) {
+    // [.., count, step, ..] whose element (i, r) is g[i] for r == 0 and 0 otherwise (position
+    // i + r * count is past the end for r >= 1 and reads the zero padding), then merged.
+    Shape gs = g.shape();
+    detail::View v = detail::View::identity(gs);
+    v.output = gs.insert_axis(axis + 1, step);
+    for (int j = gs.rank(); j > axis + 1; --j) v.map[j] = v.map[j - 1];
+    v.map[axis + 1] = detail::AxisMap{static_cast<int8_t>(axis), count};
+    v.pad[axis] = detail::PadMode::kZero;
+    detail::ScopeState& st = ArrayAccess::scope(g)->state();
+    Array spread2 = ArrayAccess::make(ArrayAccess::scope(g), st.view_node(ArrayAccess::node(g), v));
+    spread = spread2.reshape(gs.with_axis(axis, count * step));
+  }
+  int64_t len = std::min(spread.shape()[axis], n - start);
+  if (len < spread.shape()[axis]) spread = spread.slice(axis, 0, len);
+  return spread.pad(axis, start, n - start - len);
+}
+
+/// Gradient of windows(axis, size, stride) on an axis of extent n: dx[y] sums g[w, e] over
+/// w * stride + e == y. Written as Q = ceil(size / stride) shifted zero-padded views of g on a
+/// [Y, stride] grid (y = Y * stride + r), summed per element: gather-style, deterministic.
+Array windows_backward(const Array& g, int axis, int64_t n, int64_t size, int64_t stride) {
+  Shape gs = g.shape();  // [.., count, size, ..]
+  int64_t count = gs[axis];
+  int64_t q_count = (size + stride - 1) / stride;
+  int64_t y_count = count + q_count - 1;
+  Scope* scope = ArrayAccess::scope(g);
+  Array sum;
+  for (int64_t q = 0; q < q_count; ++q) {
+    detail::View v = detail::View::identity(gs);
+    v.output = gs.with_axis(axis, y_count).with_axis(axis + 1, stride);
+    v.offset[axis] = -q;
+    v.offset[axis + 1] = q * stride;
+    v.pad[axis] = detail::PadMode::kZero;
+    v.pad[axis + 1] = detail::PadMode::kZero;
+    Array term = ArrayAccess::make(scope, scope->state().view_node(ArrayAccess::node(g), v));
+    sum = sum.valid() ? sum + term : term;
+  }
+  Shape merged = gs.with_axis(axis, y_count * stride).remove_axis(axis + 1);
+  Array flat = sum.reshape(merged);
+  int64_t have = y_count * stride;
+  if (have > n) return flat.slice(axis, 0, n);
+  if (have < n) return flat.pad(axis, 0, n - have);
+  return flat;
+}
+}  // namespace
+
+// ---- per-element math ----------------------------------------------------------------------
+
+DualArray DualArray::exp() const {
+  Array c = value_.exp();
+  return unary(*this, c, [c](const Array& g) { return g * c; });
+}
+DualArray DualArray::log() const {
+  Array a = value_;
+  return unary(*this, a.log(), [a](const Array& g) { return g / a; });
+}
+DualArray DualArray::sin() const {
+  Array a = value_;
+  return unary(*this, a.sin(), [a](const Array& g) { return g * a.cos(); });
+}
+DualArray DualArray::cos() const {
+  Array a = value_;
+  return unary(*this, a.cos(), [a](const Array& g) { return -(g * a.sin()); });
+}
+DualArray DualArray::sqrt() const {
+  Array c = value_.sqrt();
+  return unary(*this, c, [c](const Array& g) { return g * 0.5f / c; });
+}
+DualArray DualArray::rsqrt() const {
+  Array a = value_, c = value_.rsqrt();
+  return unary(*this, c, [a, c](const Array& g) { return g * -0.5f * c / a; });
+}
+DualArray DualArray::abs() const {
+  Array a = value_;
+  return unary(*this, a.abs(), [a](const Array& g) {
+    Array zero = zeros_like(a);
+    return a.gt(zero).select(g, a.lt(zero).select(-g, zero));
+  });
+}
+DualArray DualArray::square() const {
+  Array a = value_;
+  return unary(*this, a.square(), [a](const Array& g) { return g * (a * 2.0f); });
+}
+DualArray DualArray::reciprocal() const {
+  Array c = value_.reciprocal();
+  return unary(*this, c, [c](const Array& g) { return -(g * c * c); });
+}
+DualArray DualArray::sigmoid() const {
+  Array c = value_.sigmoid();
+  return unary(*this, c, [c](const Array& g) { return g * c * (1.0f - c); });
+}
+DualArray DualArray::tanh() const {
+  Array c = value_.tanh();
+  return unary(*this, c, [c](const Array& g) { return g * (1.0f - c * c); });
+}
+DualArray DualArray::relu() const {
+  Array a = value_;
+  return unary(*this, a.relu(), [a](const Array& g) { return a.gt(zeros_like(a)).select(g, zeros_like(a)); });
+}
+DualArray DualArray::leaky_relu(float alpha) const {
+  Array a = value_;
+  return unary(*this, a.leaky_relu(alpha), [a, alpha](const Array& g) {
+    return a.gt(zeros_like(a)).select(g, g * alpha);
+  });
+}
+DualArray DualArray::pow(const DualArray& e) const {
+  Array a = value_, b = e.value_, c = value_.pow(e.value_);
+  return binary(*this, e, c, [a, b](const Array& g) { return g * b * a.pow(b - 1.0f); },
+                [a, c](const Array& g) { return g * a.log() * c; });
+}
+DualArray DualArray::pow(float e) const { return pow(DualArray(value_.scope().literal(e))); }
+
+DualArray DualArray::min(const DualArray& o) const {
+  Array a = value_, b = o.value_;
+  return binary(*this, o, a.min(b), [a, b](const Array& g) { return a.lt(b).select(g, zeros_like(g)); },
+                [a, b](const Array& g) { return a.lt(b).select(zeros_like(g), g); });
+}
+DualArray DualArray::max(const DualArray& o) const {
+  Array a = value_, b = o.value_;
+  return binary(*this, o, a.max(b), [a, b](const Array& g) { return a.gt(b).select(g, zeros_like(g)); },
+                [a, b](const Array& g) { return a.gt(b).select(zeros_like(g), g); });
+}
+DualArray DualArray::where(const Array& cond, const DualArray& o) const {
+  Array value = cond.select(value_, o.value_);
+  Array c = cond;
+  return binary(*this, o, value, [c](const Array& g) { return c.broadcast(g.shape()).select(g, zeros_like(g)); },
+                [c](const Array& g) { return c.broadcast(g.shape()).select(zeros_like(g), g); });
+}
+
+DualArray operator+(const DualArray& a, const DualArray& b) {
+  return binary(a, b, a.value() + b.value(), [](const Array& g) { return g; },
+                [](const Array& g) { return g; });
+}
+DualArray operator-(const DualArray& a, const DualArray& b) {
+  return binary(a, b, a.value() - b.value(), [](const Array& g) { return g; },
+                [](const Array& g) { return -g; });
+}
+DualArray operator*(const DualArray& a, const DualArray& b) {
+  Array av = a.value(), bv = b.value();
+  return binary(a, b, av * bv, [bv](const Array& g) { return g * bv; },
+                [av](const Array& g) { return g * av; });
+}
+DualArray operator/(const DualArray& a, const DualArray& b) {
+  Array bv = b.value(), c = a.value() / b.value();
+  return binary(a, b, c, [bv](const Array& g) { return g / bv; },
+                [bv, c](const Array& g) { return -(g * c / bv); });
+}
+DualArray operator-(const DualArray& a) {
+  return unary(a, -a.value(), [](const Array& g) { return -g; });
+}
+DualArray operator+(const DualArray& a, float b) { return unary(a, a.value() + b, [](const Array& g) { return g; }); }
+DualArray operator-(const DualArray& a, float b) { return unary(a, a.value() - b, [](const Array& g) { return g; }); }
+DualArray operator*(const DualArray& a, float b) { return unary(a, a.value() * b, [b](const Array& g) { return g * b; }); }
+DualArray operator/(const DualArray& a, float b) { return unary(a, a.value() / b, [b](const Array& g) { return g / b; }); }
+DualArray operator+(float a, const DualArray& b) { return b + a; }
+DualArray operator-(float a, const DualArray& b) { return unary(b, a - b.value(), [](const Array& g) { return -g; }); }
+DualArray operator*(float a, const DualArray& b) { return b * a; }
+DualArray operator/(float a, const DualArray& b) {
+  Array bv = b.value(), c = a / b.value();
+  return unary(b, c, [bv, c](const Array& g) { return -(g * c / bv); });
+}
+DualArray& operator+=(DualArray& a, const DualArray& b) { return a = a + b; }
+
+// ---- reductions and matmul -----------------------------------------------------------------
+
+DualArray DualArray::reduce_sum(int axis, bool keep_dims) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "reduce_sum");
+  return unary(*this, value_.reduce_sum(ax, keep_dims),
+               [s, ax](const Array& g) { return g.reshape(s.with_axis(ax, 1)).broadcast(s); });
+}
+DualArray DualArray::reduce_sum(const std::vector<int>& axes, bool keep_dims) const {
+  Shape s = shape();
+  Shape kept = s;
+  for (int a : axes) kept = kept.with_axis(s.axis(a, "reduce_sum"), 1);
+  return unary(*this, value_.reduce_sum(axes, keep_dims),
+               [s, kept](const Array& g) { return g.reshape(kept).broadcast(s); });
+}
+DualArray DualArray::reduce_max(int axis, bool keep_dims) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "reduce_max");
+  Array a = value_;
+  return unary(*this, a.reduce_max(ax, keep_dims), [a, s, ax](const Array& g) {
+    Array first = a.argmax(ax, true).broadcast(s);
+    Array hit = a.scope().coord(s, ax).eq(first);
+    return hit.select(g.reshape(s.with_axis(ax, 1)).broadcast(s), zeros_like(a));
+  });
+}
+
+DualArray DualArray::matmul(const DualArray& o, MatMulPrecision precision) const {
+  Array a = value_, b = o.value_;
+  Shape sa = a.shape(), sb = b.shape();
+  bool need_a = requires_grad(), need_b = o.requires_grad();
+  return record(a.matmul(b, precision), {*this, o}, [=](const Array& g) {
+    return std::vector<Array>{
+        need_a ? unbroadcast(g.matmul(b.transpose(), precision), sa) : Array(),
+        need_b ? unbroadcast(a.transpose().matmul(g, precision), sb) : Array()};
+  });
+}
+
+// ---- views ---------------------------------------------------------------------------------
+
+DualArray DualArray::broadcast(const Shape& to) const {
+  Shape s = shape();
+  return unary(*this, value_.broadcast(to), [s](const Array& g) { return unbroadcast(g, s); });
+}
+DualArray DualArray::reshape(const Shape& to) const {
+  Shape s = shape();
+  return unary(*this, value_.reshape(to), [s](const Array& g) { return g.reshape(s); });
+}
+DualArray DualArray::flatten() const {
+  Shape s = shape();
+  return unary(*this, value_.flatten(), [s](const Array& g) { return g.reshape(s); });
+}
+DualArray DualArray::insert_axis(int axis) const {
+  Shape s = shape();
+  return unary(*this, value_.insert_axis(axis), [s](const Array& g) { return g.reshape(s); });
+}
+DualArray DualArray::remove_axis(int axis) const {
+  Shape s = shape();
+  return unary(*this, value_.remove_axis(axis), [s](const Array& g) { return g.reshape(s); });
+}
+DualArray DualArray::transpose() const {
+  return unary(*this, value_.transpose(), [](const Array& g) { return g.transpose(); });
+}
+DualArray DualArray::permute(const std::vector<int>& perm) const {
+  Array v = value_.permute(perm);
+  int r = shape().rank();
+  std::vector<int> inverse(static_cast<size_t>(r));
+  for (int i = 0; i < r; ++i) inverse[static_cast<size_t>(shape().axis(perm[static_cast<size_t>(i)]))] = i;
+  return unary(*this, v, [inverse](const Array& g) { return g.permute(inverse); });
+}
+DualArray DualArray::slice(int axis, int64_t start, int64_t stop, int64_t step) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "slice");
+  Array v = value_.slice(ax, start, stop, step);
+  int64_t n = s[ax], count = v.shape()[ax];
+  // Normalised first position (as Array::slice computes it).
+  int64_t first = start < 0 ? start + n : start;
+  first = step > 0 ? std::clamp<int64_t>(first, 0, n) : std::clamp<int64_t>(first, -1, n - 1);
+  return unary(*this, v, [=](const Array& g) {
+    if (step > 0) return place_strided(g, ax, n, first, step);
+    // Reverse g so positions increase, then place from the lowest position.
+    Array rev = g.slice(ax, count - 1, -count - 1, -1);
+    return place_strided(rev, ax, n, first + (count - 1) * step, -step);
+  });
+}
+DualArray DualArray::pad(int axis, int64_t before, int64_t after, PadMode mode) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "pad");
+  int64_t n = s[ax];
+  return unary(*this, value_.pad(ax, before, after, mode), [=](const Array& g) {
+    Array inner = g.slice(ax, before, before + n);
+    if (mode == PadMode::kZero) return inner;
+    // Replicate: the edge elements also receive everything read from the padding.
+    if (before > 0) inner = inner + g.slice(ax, 0, before).reduce_sum(ax, true).pad(ax, 0, n - 1);
+    if (after > 0) inner = inner + g.slice(ax, before + n, before + n + after).reduce_sum(ax, true).pad(ax, n - 1, 0);
+    return inner;
+  });
+}
+DualArray DualArray::windows(int axis, int64_t size, int64_t stride) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "windows");
+  return unary(*this, value_.windows(ax, size, stride), [=](const Array& g) {
+    return windows_backward(g, ax, s[ax], size, stride);
+  });
+}
+DualArray DualArray::concat(const DualArray& other, int axis) const {
+  return descent::concat({*this, other}, axis);
+}
+DualArray concat(const std::vector<DualArray>& parts, int axis) {
+  if (parts.empty()) throw ShapeError("concat: no arrays given");
+  std::vector<Array> values;
+  for (const DualArray& p : parts) values.push_back(p.value());
+  Array v = concat(values, axis);
+  int ax = v.shape().axis(axis, "concat");
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  int64_t off = 0;
+  for (const DualArray& p : parts) {
+    int64_t n = p.shape()[ax];
+    ranges.emplace_back(off, off + n);
+    off += n;
+  }
+  return record(v, parts, [ranges, ax](const Array& g) {
+    std::vector<Array> r;
+    for (auto [b, e] : ranges) r.push_back(g.slice(ax, b, e));
+    return r;
+  });
+}
+
+// ---- gather and scatter --------------------------------------------------------------------
+
+DualArray DualArray::gather(int axis, const Array& indices) const {
+  Shape s = shape();
+  int ax = s.axis(axis, "gather");
+  return unary(*this, value_.gather(ax, indices), [s, ax, indices](const Array& g) {
+    return g.scope().literal(0.0f).broadcast(s).scatter_add(g, ax, indices);
+  });
+}
+DualArray DualArray::scatter_add(const DualArray& values, int axis, const Array& indices) const {
+  int ax = shape().axis(axis, "scatter_add");
+  bool need_acc = requires_grad(), need_values = values.requires_grad();
+  return record(value_.scatter_add(values.value_, ax, indices), {*this, values},
+                [=](const Array& g) {
+                  return std::vector<Array>{need_acc ? g : Array(),
+                                            need_values ? g.gather(ax, indices) : Array()};
+                });
+}
+
+}  // namespace descent

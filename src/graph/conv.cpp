@@ -1,0 +1,86 @@
+// conv2d and max_pool2d on NHWC images, composed from DualArray views, matmul and reductions, so
+// their gradients come from the rules in autodiff.cpp (window gradients are gather-style sums, with
+// the border checks the original lacked). Convolution materialises the im2col matrix once per call
+// (a fused gather kernel); depthwise convolution needs none. No derivative rules here.
+#include <fmt/format.h>
+
+#include "descent/environment.hpp"
+
+namespace descent {
+
+namespace {
+void check_image(const Shape& s, const char* op) {
+  if (s.rank() != 4) {
+    throw ShapeError(fmt::format("{}: needs an NHWC image [N, H, W, C], got {}", op, s.str()));
+  }
+}
+
+/// [N, H, W, C] -> [N, OH, FH, OW, FW, C] windows (zero copy).
+DualArray image_windows(const DualArray& x, int64_t fh, int64_t fw, int64_t sh, int64_t sw,
+                        const char* op) {
+  Shape s = x.shape();
+  if (fh < 1 || fw < 1 || sh < 1 || sw < 1 || fh > s[1] || fw > s[2]) {
+    throw ShapeError(fmt::format("{}: window {}x{} with stride {}x{} does not fit the (padded) "
+                                 "image {}; need 1 <= window <= extent and stride >= 1", op, fh,
+                                 fw, sh, sw, s.str()));
+  }
+  return x.windows(1, fh, sh).windows(3, fw, sw);
+}
+}  // namespace
+
+DualArray DualArray::conv2d(const DualArray& filter, const Conv2DOptions& o) const {
+  Shape s = shape(), f = filter.shape();
+  check_image(s, "conv2d");
+  int64_t c = s[3], groups = o.groups;
+  if (f.rank() != 4) {
+    throw ShapeError(fmt::format("conv2d: filter must be [OC, FH, FW, C / groups], got {} for "
+                                 "image {}", f.str(), s.str()));
+  }
+  int64_t oc = f[0], fh = f[1], fw = f[2], gc = f[3];
+  if (groups < 1 || c % groups != 0 || oc % groups != 0 || gc * groups != c) {
+    throw ShapeError(fmt::format("conv2d: image {} and filter {} with groups = {}: need C ({}) and "
+                                 "OC ({}) divisible by groups and filter axis 3 == C / groups",
+                                 s.str(), f.str(), groups, c, oc));
+  }
+  if (o.pad < 0) throw ShapeError(fmt::format("conv2d: negative padding {}", o.pad));
+  DualArray x = *this;
+  if (o.pad > 0) x = x.pad(1, o.pad, o.pad, o.pad_mode).pad(2, o.pad, o.pad, o.pad_mode);
+  DualArray w = image_windows(x, fh, fw, o.stride_h, o.stride_w, "conv2d");  // [N,OH,FH,OW,FW,C]
+  int64_t n = s[0], oh = w.shape()[1], ow = w.shape()[3], ocg = oc / groups;
+  Shape out{n, oh, ow, oc};
+  if (gc == 1 && ocg == 1) {
+    // Depthwise: out[.., c] = sum over (fh, fw) of window * filter[c, fh, fw], no im2col.
+    DualArray k = filter.reshape(Shape{c, fh, fw}).permute({1, 2, 0}).insert_axis(1);  // [FH,1,FW,C]
+    return (w * k).reduce_sum(4).reduce_sum(2);
+  }
+  int64_t rows = n * oh * ow, depth = fh * fw * gc;
+  if (groups == 1) {
+    DualArray patches = w.permute({0, 1, 3, 2, 4, 5}).reshape(Shape{rows, depth});
+    DualArray wmat = filter.reshape(Shape{oc, depth}).transpose();
+    return patches.matmul(wmat).reshape(out);
+  }
+  DualArray patches = w.reshape(Shape{n, oh, fh, ow, fw, groups, gc})
+                          .permute({5, 0, 1, 3, 2, 4, 6})
+                          .reshape(Shape{groups, rows, depth});
+  DualArray wmat = filter.reshape(Shape{groups, ocg, depth}).transpose();  // [G, depth, OCG]
+  return patches.matmul(wmat).permute({1, 0, 2}).reshape(out);
+}
+
+DualArray DualArray::max_pool2d(int64_t size_h, int64_t size_w, int64_t stride_h,
+                                int64_t stride_w) const {
+  check_image(shape(), "max_pool2d");
+  return image_windows(*this, size_h, size_w, stride_h, stride_w, "max_pool2d")
+      .reduce_max(4)
+      .reduce_max(2);
+}
+
+Array conv2d(const Array& image, const Array& filter, const Conv2DOptions& options) {
+  return DualArray(image).conv2d(DualArray(filter), options).value();
+}
+
+Array max_pool2d(const Array& image, int64_t size_h, int64_t size_w, int64_t stride_h,
+                 int64_t stride_w) {
+  return DualArray(image).max_pool2d(size_h, size_w, stride_h, stride_w).value();
+}
+
+}  // namespace descent
