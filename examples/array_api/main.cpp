@@ -1,6 +1,6 @@
 // array_api: a commented tour of descent's low-level Array API:
 // parameter -> scope -> graph -> run -> read back, with a drawing of the fused kernels.
-// (Gradients join this tour when automatic differentiation lands.)
+// and a gradient step through DualArray (reverse-mode automatic differentiation).
 #include <descent/descent.hpp>
 
 #include <cmath>
@@ -64,7 +64,26 @@ int main(int argc, char** argv) {
     for (float v : g) worst = std::fmax(worst, std::fabs(v - 1.0));
     std::printf("sin^2 + cos^2 - 1: max |error| = %.2g over %zu elements (%zu kernel)\n", worst,
                 g.size(), views.kernel_count());
-    bool ok = zr[0] == 10 && zr[1] == 15 && zr[2] == 22 && sr[0] == 47 && sr[1] == 22 && worst < 1e-5 &&
+    // 6. Gradients: scope.parameter() gives a DualArray (value + gradient). The original's example:
+    //    L = sin(x)^2 + 3 sin(x), one step x <- x - 0.1 dL/dx. The backward graph is built after
+    //    set_loss() and fuses with the forward one: the whole step is one kernel.
+    auto w = env.trainable_parameter({1}, "w");
+    env.write_parameter(w, {0.5f});
+    auto grad_step = env.build_graph([&](descent::Scope& s) {
+      descent::DualArray xv = s.parameter(w);
+      descent::DualArray sx = xv.sin();
+      (sx.square() + 3.0f * sx).set_loss();
+      s.write_parameter_value(w, xv.value() - 0.1f * xv.grad());
+    });
+    grad_step.write_dot(dot_dir + "/array_api_grad.dot");
+    env.run(grad_step);
+    float stepped = env.read_parameter_scalar(w);
+    double expect = 0.5 - 0.1 * (2 * std::sin(0.5) + 3) * std::cos(0.5);  // closed form
+    std::printf("gradient step: x = 0.5 -> %.7f (closed form %.7f), %zu kernel%s\n", stepped, expect,
+                grad_step.kernel_count(), grad_step.kernel_count() == 1 ? "" : "s");
+    bool grad_ok = std::fabs(stepped - expect) < 1e-6 && grad_step.kernel_count() == 1;
+
+    bool ok = grad_ok && zr[0] == 10 && zr[1] == 15 && zr[2] == 22 && sr[0] == 47 && sr[1] == 22 && worst < 1e-5 &&
               values.kernel_count() == 1;
     std::printf("%s\n", ok ? "ok" : "MISMATCH");
     return ok ? 0 : 1;

@@ -139,3 +139,71 @@ TEST(Training, FusedEqualsUnfused) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+// Optimiser formulas against a float64 host computation of the same steps (class D).
+TEST(Optimizers, AdamSgdAdamWMatchHostFormulas) {
+  Environment& e = env();
+  const std::vector<float> w0 = {0.5f, -1.0f, 2.0f}, target = {1.0f, 1.0f, -1.0f};
+  for (int kind = 0; kind < 4; ++kind) {
+    Parameter w = e.trainable_parameter(Shape{3}, "w");
+    e.write_parameter(w, w0);
+    Parameter t = e.static_parameter_with_data(Shape{3}, "target", target);
+    std::unique_ptr<Optimizer> opt;
+    AdamOptions ao;
+    ao.beta2 = 0.99f;
+    if (kind == 0) opt = std::make_unique<Adam>(e, std::vector<Parameter>{w}, ao);
+    if (kind == 1) opt = std::make_unique<AdamW>(e, std::vector<Parameter>{w});
+    if (kind == 2) opt = std::make_unique<Sgd>(e, std::vector<Parameter>{w}, SgdOptions{0.9f, 0.0f});
+    if (kind == 3) opt = std::make_unique<Sgd>(e, std::vector<Parameter>{w}, SgdOptions{0.0f, 0.1f});
+    float lr = 0.05f;
+    Graph g = e.build_graph([&](Scope& s) {
+      // L = sum 0.5 (w - target)^2 as a [1] loss: dL/dw = w - target.
+      DualArray d = s.parameter(w) - DualArray(s.parameter_value(t));
+      (d.square() * 0.5f).reduce_sum(0, true).set_loss();
+      opt->step(s, lr);
+    });
+    std::vector<double> wv(w0.begin(), w0.end()), m(3, 0), v(3, 0);
+    for (int step = 1; step <= 5; ++step) {
+      e.run(g);
+      for (size_t i = 0; i < 3; ++i) {
+        double grad = wv[i] - target[i];
+        if (kind <= 1) {
+          double b1 = 0.9, b2 = kind == 0 ? 0.99 : 0.999;
+          if (kind == 1) wv[i] -= lr * 0.01 * wv[i];
+          m[i] = b1 * m[i] + (1 - b1) * grad;
+          v[i] = b2 * v[i] + (1 - b2) * grad * grad;
+          double alpha = lr * std::sqrt(1 - std::pow(b2, step)) / (1 - std::pow(b1, step));
+          wv[i] -= alpha * m[i] / (std::sqrt(v[i]) + 1e-8);
+        } else if (kind == 2) {
+          m[i] = 0.9 * m[i] + grad;
+          wv[i] -= lr * m[i];
+        } else {
+          wv[i] -= lr * (grad + 0.1 * wv[i]);
+        }
+      }
+    }
+    auto got = e.read_parameter(w);
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_NEAR(got[i], wv[i], 2e-6 * (1 + std::fabs(wv[i]))) << "optimiser kind " << kind << " element " << i;
+  }
+}
+
+TEST(Losses, CrossEntropyStaysFiniteForHugeLogits) {
+  Environment& e = env();
+  Parameter z = e.static_parameter_with_data(Shape{2, 3}, "z", std::vector<float>{1000, -1000, 0, 0, 0, 0});
+  Parameter y = e.static_parameter_with_data(Shape{2}, "labels", std::vector<float>{1, 2});
+  Parameter out = e.static_parameter(Shape{2, 1}, "ce");
+  Graph g = e.build_graph([&](Scope& s) {
+    s.write_parameter_value(out, softmax_cross_entropy(DualArray(s.parameter_value(z)), s.parameter_value(y)).value());
+  });
+  e.run(g);
+  auto v = e.read_parameter(out);
+  EXPECT_FLOAT_EQ(v[0], 2000.0f);                // logsumexp = 1000, picked = -1000
+  EXPECT_NEAR(v[1], std::log(3.0), 1e-6);
+}
+
+}  // namespace
+}  // namespace descent::testing

@@ -183,3 +183,38 @@ TEST(Grad, SharedUsesAccumulate) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+// Whole training graphs: every parameter's gradient through softmax cross entropy.
+TEST(Grad, MlpWithCrossEntropy) {
+  check_grad("mlp + softmax CE",
+             {in(Shape{6, 4}, 101), in(Shape{4, 5}, 102), in(Shape{5}, 103), in(Shape{5, 3}, 104), in(Shape{3}, 105)},
+             [](Scope& s, auto& x) {
+               DualArray h = (x[0].matmul(x[1]) + x[2]).leaky_relu(0.01f);
+               DualArray logits = h.matmul(x[3]) + x[4];
+               Array labels = (s.coord(6) * 2.0f).to_u32() % s.literal_u32(3);
+               return softmax_cross_entropy(logits, labels.to_f32());
+             });
+}
+
+TEST(Grad, ConvNetWithCrossEntropy) {
+  Conv2DOptions pad1;
+  pad1.pad = 1;
+  Conv2DOptions grouped = pad1;
+  grouped.groups = 2;
+  check_grad("conv-net + softmax CE",
+             {in(Shape{2, 6, 6, 1}, 111), in(Shape{4, 3, 3, 1}, 112), in(Shape{4}, 113),
+              in(Shape{4, 3, 3, 2}, 114), in(Shape{4}, 115), in(Shape{4, 3}, 116)},
+             [=](Scope& s, auto& x) {
+               DualArray h = (x[0].conv2d(x[1], pad1) + x[2]).leaky_relu(0.01f).max_pool2d(2, 2, 2, 2);
+               h = (h.conv2d(x[3], grouped) + x[4]).leaky_relu(0.01f).max_pool2d(2, 2, 2, 2);
+               DualArray logits = h.flatten().matmul(x[5]);
+               Array labels = s.coord(2) * 2.0f;
+               return softmax_cross_entropy(logits, labels);
+             });
+}
+
+}  // namespace
+}  // namespace descent::testing
