@@ -11,6 +11,9 @@
 
 namespace descent {
 
+class Module;
+class EvalContext;
+
 /// How conv2d reads outside the image.
 struct Conv2DOptions {
   int64_t pad = 0;                    // on both sides of H and W
@@ -94,6 +97,9 @@ class DualArray {
   /// 2-D convolution of an NHWC image [N, H, W, C] with a filter [OC, FH, FW, C / groups] (OHWI:
   /// PyTorch's OIHW with channels last) -> [N, OH, OW, OC], OH = (H + 2 pad - FH) / stride_h + 1.
   DualArray conv2d(const DualArray& filter, const Conv2DOptions& options = {}) const;
+  /// module.eval(*this, ctx), so layers chain left to right: x.apply(conv1, ctx).leaky_relu(0.01f).
+  DualArray apply(const Module& module, const EvalContext& ctx) const;
+
   /// Max over [size_h, size_w] windows of an NHWC image with the given strides.
   DualArray max_pool2d(int64_t size_h, int64_t size_w, int64_t stride_h, int64_t stride_w) const;
 

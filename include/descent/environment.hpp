@@ -20,6 +20,7 @@
 #include "descent/array.hpp"
 #include "descent/dual_array.hpp"
 #include "descent/errors.hpp"
+#include "descent/initializer.hpp"
 #include "descent/shape.hpp"
 
 namespace descent {
@@ -132,8 +133,13 @@ class Environment {
 
   Parameter static_parameter(const Shape& shape, const std::string& name,
                              DType dtype = DType::kF32);
-  /// A float32 parameter that training updates (listed by trainable_parameters(); zero-filled).
-  Parameter trainable_parameter(const Shape& shape, const std::string& name);
+  /// A float32 parameter that training updates (listed by trainable_parameters()), filled by
+  /// `init` from the stream (initialization seed, parameter index): see reset_parameters.
+  Parameter trainable_parameter(const Shape& shape, const std::string& name,
+                                const Initializer& init = Initializer::zero());
+  /// Re-draws every trainable parameter from its Initializer with this seed (the same seed gives
+  /// the same values on any device). Later trainable parameters also use this seed.
+  void reset_parameters(uint64_t seed);
   /// Every trainable parameter of this Environment, in creation order.
   std::vector<Parameter> trainable_parameters() const;
   Parameter static_parameter_with_data(const Shape& shape, const std::string& name,

@@ -120,10 +120,21 @@ Parameter Environment::static_parameter(const Shape& shape, const std::string& n
   return Parameter(state_.get(), static_cast<uint32_t>(s.params.size() - 1));
 }
 
-Parameter Environment::trainable_parameter(const Shape& shape, const std::string& name) {
+Parameter Environment::trainable_parameter(const Shape& shape, const std::string& name,
+                                           const Initializer& init) {
   Parameter p = static_parameter(shape, name);
   state_->params[p.id()].trainable = true;
+  state_->params[p.id()].init = init;
+  if (init.kind != Initializer::Kind::kZero) write_parameter(p, init.values(shape, state_->init_seed, p.id()));
   return p;
+}
+
+void Environment::reset_parameters(uint64_t seed) {
+  state_->init_seed = seed;
+  for (uint32_t i = 0; i < state_->params.size(); ++i) {
+    const auto& ps = state_->params[i];
+    if (ps.trainable) write_parameter(Parameter(state_.get(), i), ps.init.values(ps.shape, seed, i));
+  }
 }
 
 std::vector<Parameter> Environment::trainable_parameters() const {

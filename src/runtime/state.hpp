@@ -26,6 +26,7 @@ struct ParameterStorage {
   std::string name;
   DType dtype = DType::kF32;
   bool trainable = false;
+  Initializer init;  // trainable parameters: how reset_parameters fills them
   vk::Allocation alloc;
 };
 
@@ -43,6 +44,7 @@ struct EnvironmentState {
   std::set<CompiledGraph*> graphs;
   bool index_check_pending = false;  // a graph with gathers ran since the status word was read
   codegen::Target target;
+  uint64_t init_seed = 0;  // Environment::reset_parameters
 
   ParameterStorage& param(uint32_t id, const char* op);
   vk::ComputePipeline& pipeline(const codegen::GeneratedKernel& k, const std::string& label);
