@@ -3,8 +3,11 @@
 // image_fit networks. Usage: bench_train [network ...] [--epochs N] [--steps S]. Prints CSV rows:
 // network,kernels,step_ms,epoch_ms,images_per_s. Timings: host wall clock around whole epochs
 // with the GPU kept busy (runs are queued back to back; uploads of each batch included).
+// --profile (needs DESCENT_DEBUG=2 for timestamps): after the CSV row, every kernel's median GPU
+// time over the timed steps, in execution order, on stderr.
 #include <descent/descent.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -16,10 +19,12 @@
 int main(int argc, char** argv) {
   std::vector<std::string> nets;
   int epochs = 3, steps = 60;
+  bool profile = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--epochs" && i + 1 < argc) epochs = std::atoi(argv[++i]);
     else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);  // per "epoch"
+    else if (a == "--profile") profile = true;
     else nets.push_back(a);
   }
   if (nets.empty()) nets = {"linear", "single-layer", "conv-net"};
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
       descent::softmax_cross_entropy(logits, s.parameter_value(y)).set_loss();
       adam.step(s, 0.005f);
     });
+    std::vector<std::vector<double>> kernel_ms;  // [kernel][timed step]
+    bool timed = false;
     auto epoch = [&] {
       for (int i = 0; i < steps; ++i) {
         for (auto& v : images) v = static_cast<float>(rng() & 255) / 255.0f;
@@ -46,10 +53,16 @@ int main(int argc, char** argv) {
         env.write_parameter(x, images);
         env.write_parameter(y, labels);
         env.run(train, static_cast<uint32_t>(i));
+        if (profile && timed) {
+          auto t = env.last_timings(train);
+          kernel_ms.resize(t.size());
+          for (size_t k = 0; k < t.size(); ++k) kernel_ms[k].push_back(t[k].ms);
+        }
       }
       env.wait_idle();
     };
     epoch();  // warm-up (pipelines, first-touch of buffers)
+    timed = true;
     double best = 1e30;
     for (int e = 0; e < epochs; ++e) {
       auto t0 = std::chrono::steady_clock::now();
@@ -60,6 +73,18 @@ int main(int argc, char** argv) {
     std::printf("%s,%zu,%.3f,%.2f,%.0f\n", name.c_str(), train.kernel_count(), best / steps, best,
                 steps * m / best * 1e3);
     std::fflush(stdout);
+    if (profile) {
+      auto labels = train.kernel_labels();
+      double total = 0;
+      for (size_t k = 0; k < kernel_ms.size(); ++k) {
+        auto& v = kernel_ms[k];
+        std::sort(v.begin(), v.end());
+        double med = v[v.size() / 2];
+        total += med;
+        std::fprintf(stderr, "%3zu %10.3f ms  %s\n", k, med, labels[k].c_str());
+      }
+      std::fprintf(stderr, "sum of kernel medians: %.3f ms\n", total);
+    }
   }
   return 0;
 }

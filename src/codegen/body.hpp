@@ -196,7 +196,7 @@ class BodyWriter {
 };
 
 inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,
-            bool coopmat = false) {
+            bool coopmat = false, bool broadcast = false) {
   w.line("#version 460");
   // Float controls where the device offers them: keep denormals, NaN, Inf and -0 exact, so the
   // driver may not flush or rewrite selects into NaN-ignoring min/max (the reference assumes IEEE).
@@ -208,6 +208,7 @@ inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int loca
   w.line("#extension GL_EXT_buffer_reference : require");
   w.line("#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require");
   if (subgroup) w.line("#extension GL_KHR_shader_subgroup_shuffle : require");
+  if (broadcast) w.line("#extension GL_KHR_shader_subgroup_ballot : require");
   if (coopmat) {
     w.line("#extension GL_NV_cooperative_matrix : require");
     w.line("#extension GL_KHR_memory_scope_semantics : require");
@@ -229,6 +230,7 @@ inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups
 }
 
 GeneratedKernel matmul(const KernelSpec& k, const Target& t);
+GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 
 }  // namespace descent::codegen::internal

@@ -16,6 +16,7 @@ struct Target {
   bool denorm_preserve = false;     // request SPIR-V DenormPreserve (float32) in every kernel
   bool nan_preserve = false;        // request SignedZeroInfNanPreserve (float32)
   uint32_t subgroup_size = 0;       // 0: no subgroup shuffles (reductions use shared memory only)
+  bool subgroup_broadcast = false;  // subgroupBroadcast in compute shaders (CPU matmul kernel)
   int reduce_threads = 0;           // >0: force threads per reduced row (DESCENT_REDUCE_THREADS)
 };
 

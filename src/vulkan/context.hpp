@@ -22,6 +22,7 @@ struct DeviceInfo {
   bool is_cpu = false;  // VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe, SwiftShader)
   std::string type_name;
   uint32_t subgroup_size = 0;
+  bool subgroup_broadcast = false;  // subgroupBroadcast (ballot) in compute shaders
   uint64_t max_allocation_size = 0;
   uint64_t max_storage_buffer_range = 0;
   uint32_t max_push_constants_size = 0;

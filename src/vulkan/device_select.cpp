@@ -231,6 +231,8 @@ DeviceInfo read_device_info(const Selected& s, const FeatureChain& enabled) {
   info.is_cpu = p.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   info.type_name = device_type_name(p.properties.deviceType);
   info.subgroup_size = p11.subgroupSize;
+  info.subgroup_broadcast = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+                            (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT) != 0;
   info.denorm_preserve_f32 = p12.shaderDenormPreserveFloat32 == VK_TRUE;
   info.signed_zero_inf_nan_preserve_f32 = p12.shaderSignedZeroInfNanPreserveFloat32 == VK_TRUE;
   info.max_allocation_size = p11.maxMemoryAllocationSize;
