@@ -6,6 +6,10 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Des
 layout(buffer_reference, std430, buffer_reference_align = 4) writeonly buffer DescentOut { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer DescentIn4 { vec4 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) writeonly buffer DescentOut4 { vec4 v[]; };
+// Two floats per access, for CPU devices: lavapipe moves a 64-bit scalar per lane as cheaply as a
+// 32-bit one, while a vec4 costs four separate per-lane accesses.
+layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer DescentIn8 { uint64_t v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 8) writeonly buffer DescentOut8 { uint64_t v[]; };
 // Per-run values written before each run: the seed, and a +0.0 that the compiler cannot see
 // through (lavapipe folds x + 0.0 to x even under NoContraction, which is wrong for x = -0).
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; float zero; };

@@ -72,10 +72,16 @@ inline std::string index_at(GlslWriter& w, const View& v, const std::vector<std:
 /// Emits the body instructions of one kernel at linear index variable `l`.
 class BodyWriter {
  public:
-  /// `lane` >= 0: one of four lanes of a vec4 step; identity loads then come from the preloaded
-  /// `vin<K>` vectors and every name gets a `_<lane>` suffix.
+  /// `lane` >= 0: one of four lanes of a vec4 step, whose index is l = 4q + lane; identity loads
+  /// then come from the preloaded `vin<K>` vectors, every name gets a `_<lane>` suffix, and lanes
+  /// 1-3 reuse what lane 0 (emitted first, in the same scope) computed where it cannot differ.
   BodyWriter(GlslWriter& w, const KernelSpec& k, std::string l, int lane = -1)
       : w_(w), k_(k), l_(std::move(l)), lane_(lane), sfx_(lane >= 0 ? fmt::format("_{}", lane) : "") {}
+
+  /// CPU devices: zero-padded reads become an unconditional load of the clamped (always valid)
+  /// address followed by a select, so no branch surrounds the load (lavapipe runs every memory
+  /// access inside control flow through a slower masked path). Same values either way.
+  void set_branch_free_loads(bool on) { branch_free_ = on; }
 
   void set_acc(std::string acc) { acc_ = std::move(acc); }  // matmul epilogue: the product
 
@@ -89,10 +95,20 @@ class BodyWriter {
     auto it = coords_.find(key);
     if (it != coords_.end()) return it->second;
     auto ds = s.strides();
+    int id = shape_id(s);
+    if (lane_ > 0 && ds[j] % 4 == 0) {
+      // (4q + lane) / ds == 4q / ds when 4 divides ds: lane 0's coordinate.
+      std::string name = fmt::format("c{}_{}_0", id, j);
+      coords_[key] = name;
+      return name;
+    }
     std::string e = l_;
-    if (ds[j] != 1) e = fmt::format("({} / {})", e, ds[j]);
-    if (j > 0) e = fmt::format("({} % {})", e, s[j]);
-    std::string name = fmt::format("c{}_{}{}", shape_id(s), j, sfx_);
+    if (lane_ > 0 && ds[j] == 1 && s[j] % 4 == 0) e = fmt::format("c{}_{}_0 + {}", id, j, lane_);
+    else {
+      if (ds[j] != 1) e = fmt::format("({} / {})", e, ds[j]);
+      if (j > 0) e = fmt::format("({} % {})", e, s[j]);
+    }
+    std::string name = fmt::format("c{}_{}{}", id, j, sfx_);
     w_.line("int {} = {};", name, e);
     coords_[key] = name;
     return name;
@@ -121,10 +137,31 @@ class BodyWriter {
     std::string value;
     switch (in.kind) {
       case Instr::Kind::Load:
-        if (lane_ >= 0 && in.view.is_identity())
+        if (lane_ >= 0 && in.view.is_identity()) {
           value = fmt::format("vin{}[{}]", in.input, lane_);
-        else
+        } else if (lane_ >= 0 && lane_contiguous(in.view)) {
+          // The four lanes read four consecutive source elements under one bounds test: lane 0
+          // names its index and test, the others add their lane number.
+          bool pairs = branch_free_ && pair_aligned(in.view);
+          if (lane_ == 0) {
+            std::string idx = index(in.view, &cond);
+            w_.line("int x{}_idx = {};", i, idx);
+            if (!cond.empty()) w_.line("bool x{}_ok = {};", i, cond);
+            // CPU: the four values as two 64-bit words (x{i}_idx is even, see pair_aligned).
+            for (int h = 0; pairs && h < 2; ++h)
+              w_.line("vec2 x{0}_{1} = uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{2})).v[(x{0}_idx >> 1) + {1}]));",
+                      i, h, in.input);
+          }
+          cond = never_zero_padded(in.view) ? "" : fmt::format("x{}_ok", i);
+          value = pairs ? fmt::format("x{}_{}.{}", i, lane_ / 2, lane_ % 2 == 0 ? "x" : "y")
+                        : fmt::format("pc.in{}.v[x{}_idx + {}]", in.input, i, lane_);
+        } else {
           value = fmt::format("pc.in{}.v[{}]", in.input, index(in.view, &cond));
+        }
+        if (branch_free_ && !cond.empty()) {
+          w_.line("float r{}{} = {};", i, sfx_, value);
+          value = fmt::format("r{}{}", i, sfx_);
+        }
         break;
       case Instr::Kind::Literal:
         if (in.view.any_bounds()) index(in.view, &cond);
@@ -184,6 +221,40 @@ class BodyWriter {
     w_.line("precise float t{}{} = {};", i, sfx_, value);
   }
 
+  /// At four consecutive output elements from a multiple of 4, `v` reads four consecutive source
+  /// elements under one bounds test: the last output axis (extent a multiple of 4) walks the
+  /// dense innermost source axis with step 1, and that axis never leaves the source.
+  static bool lane_contiguous(const View& v) {
+    const int r = v.output.rank();
+    if (r == 0 || v.output[r - 1] % 4 != 0) return false;
+    const detail::AxisMap& m = v.map[static_cast<size_t>(r - 1)];
+    if (m.input_axis < 0 || m.step != 1 || v.needs_bounds(m.input_axis)) return false;
+    return v.input.strides()[static_cast<size_t>(m.input_axis)] == 1;
+  }
+  /// For a lane_contiguous view: lane 0's source index is always even (so the four values are two
+  /// aligned 64-bit words): every term of the flat index other than the lane axis is even.
+  static bool pair_aligned(const View& v) {
+    const int r = v.output.rank();
+    const int a = v.map[static_cast<size_t>(r - 1)].input_axis;
+    auto in_st = v.input.strides();
+    for (int i = 0; i < v.input.rank(); ++i) {
+      if (v.input[i] == 1 || i == a) continue;
+      if (in_st[static_cast<size_t>(i)] % 2 != 0) return false;
+    }
+    if (v.offset[static_cast<size_t>(a)] % 2 != 0) return false;
+    for (int j = 0; j + 1 < r; ++j)
+      if (v.map[static_cast<size_t>(j)].input_axis == a && v.output[j] > 1 &&
+          v.map[static_cast<size_t>(j)].step % 2 != 0)
+        return false;
+    return true;
+  }
+  /// No read of `v` can land in zero padding (index_at then returns no bounds test).
+  static bool never_zero_padded(const View& v) {
+    for (int a = 0; a < v.input.rank(); ++a)
+      if (v.needs_bounds(a) && v.pad[static_cast<size_t>(a)] == PadMode::kZero) return false;
+    return true;
+  }
+
   GlslWriter& w_;
   const KernelSpec& k_;
   std::string l_;
@@ -193,6 +264,7 @@ class BodyWriter {
   std::map<std::pair<std::string, int>, std::string> coords_;
   std::vector<std::string> shapes_;
   int pad_count_ = 0;
+  bool branch_free_ = false;
 };
 
 inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,
