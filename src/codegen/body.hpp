@@ -82,6 +82,8 @@ class BodyWriter {
   /// address followed by a select, so no branch surrounds the load (lavapipe runs every memory
   /// access inside control flow through a slower masked path). Same values either way.
   void set_branch_free_loads(bool on) { branch_free_ = on; }
+  /// Name prefix of the preloaded identity vectors (lane mode), "vin" by default.
+  void set_vector_prefix(std::string p) { vin_ = std::move(p); }
 
   void set_acc(std::string acc) { acc_ = std::move(acc); }  // matmul epilogue: the product
 
@@ -138,7 +140,7 @@ class BodyWriter {
     switch (in.kind) {
       case Instr::Kind::Load:
         if (lane_ >= 0 && in.view.is_identity()) {
-          value = fmt::format("vin{}[{}]", in.input, lane_);
+          value = fmt::format("{}{}[{}]", vin_, in.input, lane_);
         } else if (lane_ >= 0 && lane_contiguous(in.view)) {
           // The four lanes read four consecutive source elements under one bounds test: lane 0
           // names its index and test, the others add their lane number.
@@ -265,6 +267,7 @@ class BodyWriter {
   std::vector<std::string> shapes_;
   int pad_count_ = 0;
   bool branch_free_ = false;
+  std::string vin_ = "vin";
 };
 
 inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,

@@ -13,6 +13,7 @@ using namespace internal;
 namespace {
 
 bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);
+bool reduce_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);
 
 GeneratedKernel elementwise(const KernelSpec& k, const Target& t) {
   if (t.cpu) {
@@ -135,6 +136,118 @@ bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
   return true;
 }
 
+/// `vec4 <prefix><b>` for every input read through the identity view in `body`, from two 64-bit
+/// words at float index `l4` * 4 (CPU devices; see DescentIn8).
+void preload_pairs(GlslWriter& w, const KernelSpec& k, const std::vector<Instr>& body,
+                   const std::string& prefix, const std::string& l4) {
+  std::vector<bool> vec_in(k.inputs.size(), false);
+  for (const Instr& in : body)
+    if (in.kind == Instr::Kind::Load && in.view.is_identity()) vec_in[in.input] = true;
+  for (size_t b = 0; b < vec_in.size(); ++b)
+    if (vec_in[b])
+      w.line("vec4 {0}{1} = vec4(uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{1})).v[{2} * 2])), "
+             "uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{1})).v[{2} * 2 + 1])));",
+             prefix, b, l4);
+}
+
+/// Reduction for CPU devices (the counterpart of elementwise_cpu): one invocation per output, or
+/// per four consecutive outputs when they read four consecutive input elements (innermost extent
+/// a multiple of 4), then identity reads and the stores move as 64-bit pairs; no grid-stride loop
+/// or bounds test where the grid fits exactly; rows of up to 32 elements fully unrolled. Each
+/// output is still combined serially in increasing r, as by the other kernels with one thread
+/// per row. Returns false when the grid cannot cover the outputs.
+bool reduce_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
+  const Shape& s = k.reduce_input;
+  int64_t len = s[k.axis], inner = 1;
+  for (int j = k.axis + 1; j < s.rank(); ++j) inner *= s[j];
+  const int per = inner % 4 == 0 && k.count % 4 == 0 ? 4 : 1;
+  const int64_t steps = k.count / per;
+  int local = 64;
+  for (int l : {64, 32, 16, 8})
+    if (steps % l == 0) { local = l; break; }
+  const int64_t groups = (steps + local - 1) / local;
+  uint32_t gx = 0, gy = 0;
+  bool exact = steps % local == 0 && exact_grid(groups, t.max_groups_x, &gx, &gy);
+  if (!exact) {
+    gx = static_cast<uint32_t>(std::min<int64_t>({groups, t.max_groups_x, 65535}));
+    gy = static_cast<uint32_t>((groups + gx - 1) / gx);
+    if (gy > 65535) return false;
+  }
+  g.groups_x = gx;
+  g.groups_y = gy;
+  const bool is_max = k.reduce_op == detail::Op::ReduceMax;
+  std::string init = is_max ? "uintBitsToFloat(0xff800000u)" : "pc.run.zero";  // -inf for max
+  auto combine = [&](const std::string& acc, const std::string& v) {
+    return is_max ? fmt::format("descent_max({}, {})", acc, v) : fmt::format("{} + {}", acc, v);
+  };
+  GlslWriter w;
+  header(w, k, t, local);
+  w.open("void main()");
+  w.line("int s = (int(gl_WorkGroupID.y) * {} + int(gl_WorkGroupID.x)) * {} + int(gl_LocalInvocationID.x);", gx, local);
+  if (!exact) w.open(fmt::format("if (s < {})", steps));
+  // Output m = s * per + lane sits at (outer, inner) with inner = m % inner; lane 0's input index
+  // for row element r is (outer * len + r) * inner + inner0, the other lanes follow it.
+  w.line("int m0 = s * {};", per);
+  w.line("int base = (m0 / {}) * {} + m0 % {};", inner, len * inner, inner);
+  for (int lane = 0; lane < per; ++lane) w.line("precise float acc_{} = {};", lane, init);
+  const bool unroll = len <= 32;
+  if (!unroll) w.open(fmt::format("for (int r = 0; r < {}; ++r)", len));
+  for (int64_t r = 0; r < (unroll ? len : 1); ++r) {
+    w.open("");
+    std::string l0 = unroll ? fmt::format("base + {}", r * inner) : fmt::format("base + r * {}", inner);
+    if (per == 4) {
+      w.line("int l4 = ({}) >> 2;", l0);
+      preload_pairs(w, k, k.body, "vin", "l4");
+      for (int lane = 0; lane < 4; ++lane) {
+        w.line("int l_{} = l4 * 4 + {};", lane, lane);
+        BodyWriter body(w, k, fmt::format("l_{}", lane), lane);
+        body.set_branch_free_loads(true);
+        body.emit_all();
+        w.line("acc_{0} = {1};", lane, combine(fmt::format("acc_{}", lane), fmt::format("t{}_{}", k.value, lane)));
+      }
+    } else {
+      w.line("int l = {};", l0);
+      BodyWriter body(w, k, "l");
+      body.set_branch_free_loads(true);
+      body.emit_all();
+      w.line("acc_0 = {};", combine("acc_0", fmt::format("t{}", k.value)));
+    }
+    w.close();
+  }
+  if (!unroll) w.close();
+  // Epilogue at the outputs, then the stores.
+  KernelSpec epi = k;
+  epi.body = k.epilogue;
+  if (per == 4) preload_pairs(w, epi, k.epilogue, "ein", "s");
+  std::vector<std::string> stored(k.outputs.size());
+  for (int lane = 0; lane < per; ++lane) {
+    std::string sfx = per == 4 ? fmt::format("_{}", lane) : "";
+    w.line("int m{} = m0 + {};", sfx, lane);
+    BodyWriter body(w, epi, "m" + sfx, per == 4 ? lane : -1);
+    body.set_vector_prefix("ein");
+    body.set_branch_free_loads(true);
+    body.set_acc(fmt::format("acc_{}", lane));
+    if (k.epilogue.size() > 1) body.emit_all();
+  }
+  for (size_t o = 0; o < k.outputs.size(); ++o) {
+    int r = k.outputs[o].first;
+    auto val = [&](int lane) {
+      return r < 0 ? fmt::format("acc_{}", lane) : fmt::format("t{}{}", r, per == 4 ? fmt::format("_{}", lane) : "");
+    };
+    if (per == 4) {
+      for (int h = 0; h < 2; ++h)
+        w.line("DescentOut8(uint64_t(pc.out{})).v[s * 2 + {}] = packUint2x32(floatBitsToUint(vec2({}, {})));", o, h,
+               val(2 * h), val(2 * h + 1));
+    } else {
+      w.line("pc.out{}.v[m] = {};", o, val(0));
+    }
+  }
+  if (!exact) w.close();
+  w.close();
+  g.source = w.str();
+  return true;
+}
+
 /// The end of a reduction at output index `m`: the epilogue ops on `value`, then every output
 /// (instruction -1 is the reduced value itself).
 void store_reduction(GlslWriter& w, const KernelSpec& k, const std::string& value) {
@@ -171,6 +284,10 @@ int reduce_threads(const KernelSpec& k, int64_t inner, const Target& t) {
 /// ends with the same bits, as a + b == b + a), then thread 0 of the row adds the subgroup results
 /// in increasing order. No atomics; nothing depends on scheduling.
 GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
+  if (t.cpu && t.reduce_threads == 0) {
+    GeneratedKernel c;
+    if (reduce_cpu(k, t, c)) return c;
+  }
   const Shape& s = k.reduce_input;
   int64_t len = s[k.axis], inner = 1;
   for (int j = k.axis + 1; j < s.rank(); ++j) inner *= s[j];
