@@ -77,13 +77,71 @@ std::optional<View> View::padded(int axis, int64_t before, int64_t after, PadMod
   return compose(*this, outer);
 }
 
+/// Reshape that keeps the input space (so padding and bounds stay as they are): each group of
+/// old axes and new axes with equal products is one old axis split into new ones (they walk its
+/// input axis with proportional steps), or several old axes walking one input axis contiguously
+/// (steps s_i = s_{i+1} * n_{i+1}) merged into one; anything else is not expressible.
+std::optional<View> View::reshaped_per_axis(const Shape& to) const {
+  std::vector<int64_t> od = output.dims(), nd = to.dims();
+  View v = *this;
+  v.output = to;
+  for (int j = 0; j < kMaxRank; ++j) v.map[j] = AxisMap{};
+  size_t i = 0, k = 0;
+  while (true) {
+    while (i < od.size() && od[i] == 1) ++i;
+    while (k < nd.size() && nd[k] == 1) ++k;  // unit axes read coordinate 0: broadcast maps
+    if (i >= od.size() && k >= nd.size()) break;
+    if (i >= od.size() || k >= nd.size()) return std::nullopt;
+    size_t i2 = i + 1, k2 = k + 1;
+    int64_t po = od[i], pn = nd[k];
+    while (po != pn) {
+      if (po < pn) {
+        if (i2 >= od.size()) return std::nullopt;
+        po *= od[i2++];
+      } else {
+        if (k2 >= nd.size()) return std::nullopt;
+        pn *= nd[k2++];
+      }
+    }
+    std::vector<size_t> olds, news;
+    for (size_t a = i; a < i2; ++a)
+      if (od[a] != 1) olds.push_back(a);
+    for (size_t b = k; b < k2; ++b)
+      if (nd[b] != 1) news.push_back(b);
+    AxisMap m;
+    if (olds.size() == 1) {
+      m = map[olds[0]];
+    } else if (news.size() == 1) {
+      // Merge: all old axes on one input axis (or all broadcast), contiguous in steps.
+      m = map[olds.back()];
+      for (size_t q = 0; q + 1 < olds.size(); ++q) {
+        const AxisMap& a = map[olds[q]];
+        const AxisMap& b = map[olds[q + 1]];
+        if (a.input_axis != b.input_axis) return std::nullopt;
+        if (a.input_axis >= 0 && a.step != b.step * od[olds[q + 1]]) return std::nullopt;
+      }
+    } else {
+      return std::nullopt;
+    }
+    // New axes of the group walk m's input axis, the last one with m's step.
+    int64_t step = m.step;
+    for (size_t q = news.size(); q-- > 0;) {
+      v.map[news[q]] = m.input_axis < 0 ? AxisMap{} : AxisMap{m.input_axis, step};
+      step *= nd[news[q]];
+    }
+    i = i2;
+    k = k2;
+  }
+  return v;
+}
+
 std::optional<View> View::reshaped(const Shape& to) const {
   DESCENT_ASSERT(to.element_count() == output.element_count(), "reshape changes element count");
   int64_t base = 0;
   if (is_linear(&base) && base == 0 && input.element_count() == to.element_count()) {
     return identity(to);  // reinterpret the dense source buffer with the new shape
   }
-  if (any_bounds()) return std::nullopt;
+  if (any_bounds()) return reshaped_per_axis(to);
   // Affine view: merge/split axes while strides stay consistent (as for strided arrays).
   std::vector<int64_t> st = output_strides(&base);
   std::vector<int64_t> od = output.dims(), nd = to.dims();

@@ -52,6 +52,8 @@ struct View {
   // Transforms that are not always expressible; nullopt means "materialise the source first".
   std::optional<View> padded(int axis, int64_t before, int64_t after, PadMode mode) const;
   std::optional<View> reshaped(const Shape& to) const;
+  /// reshaped() for views with bounds: splits and merges along single input axes only.
+  std::optional<View> reshaped_per_axis(const Shape& to) const;
   /// `outer` reads the output of `inner`: returns one view doing both, if expressible.
   static std::optional<View> compose(const View& inner, const View& outer);
 

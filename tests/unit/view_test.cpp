@@ -84,6 +84,52 @@ TEST(View, RandomCompositionsMatchBruteForce) {
   EXPECT_GT(checked, 200);
 }
 
+TEST(View, ReshapeOfPaddedViewsSplitsAndMergesAlongOneInputAxis) {
+  // Padded image windows, as convolution builds them: [2, 5, 6] zero-padded on axes 1 and 2, then
+  // 3x3 windows: [2, 5, 3, 6, 3, ...]. Splitting the channel axis and merging window axes that
+  // walk one input axis contiguously keep the padding; merging different input axes cannot.
+  View v = *View::identity(Shape{2, 5, 6}).padded(1, 1, 1, PadMode::kZero);
+  v = *v.padded(2, 1, 1, PadMode::kZero);  // [2, 7, 8]
+  ASSERT_TRUE(v.any_bounds());
+  auto split = v.reshaped(Shape{2, 7, 2, 4});
+  ASSERT_TRUE(split.has_value());
+  EXPECT_EQ(gather(*split), gather(v));
+  EXPECT_TRUE(split->any_bounds());
+  auto merged = split->reshaped(Shape{2, 7, 8});
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(gather(*merged), gather(v));
+  EXPECT_FALSE(v.reshaped(Shape{14, 8}).has_value());  // rows of different input axes
+  View w = v.windowed(2, 3, 2, 2);                      // [2, 7, 3, 2]: steps 2 and 1 on axis 2
+  auto ww = w.reshaped(Shape{2, 7, 6});
+  ASSERT_TRUE(ww.has_value());
+  EXPECT_EQ(gather(*ww), gather(w));
+  View o = v.windowed(2, 3, 3, 2);  // overlapping windows: steps 2 and 1 with size 3
+  EXPECT_FALSE(o.reshaped(Shape{2, 7, 9}).has_value());
+  std::mt19937 rng(99);
+  int checked = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    Shape s{1 + static_cast<int64_t>(rng() % 4), 2 + static_cast<int64_t>(rng() % 5), 4};
+    View x = *View::identity(s).padded(1, rng() % 2, 1 + rng() % 2, rng() % 2 ? PadMode::kZero : PadMode::kClamp);
+    if (rng() % 2) x = x.permuted({0, 2, 1});
+    std::vector<int64_t> d = x.output.dims();
+    // random split of one axis into (2, n / 2) or merge of two neighbours
+    std::vector<int64_t> nd;
+    size_t a = rng() % d.size();
+    bool merge = rng() % 2 && a + 1 < d.size();
+    for (size_t q = 0; q < d.size(); ++q) {
+      if (q == a && merge) { nd.push_back(d[q] * d[q + 1]); ++q; continue; }
+      if (q == a && d[q] % 2 == 0) { nd.push_back(2); nd.push_back(d[q] / 2); continue; }
+      nd.push_back(d[q]);
+    }
+    Shape to(nd);
+    auto r = x.reshaped(to);
+    if (!r) continue;
+    ++checked;
+    ASSERT_EQ(gather(*r), gather(x)) << x.str() << " -> " << to.str();
+  }
+  EXPECT_GT(checked, 100);
+}
+
 TEST(View, WindowsMapTwoAxesToOne) {
   View v = View::identity(Shape{10}).windowed(0, 4, 3, 2);  // 4 windows of 3, stride 2
   EXPECT_EQ(v.output, (Shape{4, 3}));
