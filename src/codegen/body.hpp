@@ -82,6 +82,15 @@ class BodyWriter {
   /// address followed by a select, so no branch surrounds the load (lavapipe runs every memory
   /// access inside control flow through a slower masked path). Same values either way.
   void set_branch_free_loads(bool on) { branch_free_ = on; }
+  /// The linear index is l = q * n + c with `c` a compile-time constant in [0, n) (a matmul
+  /// output column): coordinates whose axis lies within the last n elements become constants,
+  /// and the rest are computed from q alone, so reads that depend only on the column (a bias)
+  /// have constant addresses.
+  void set_split(std::string q, int64_t n, int64_t c) {
+    split_q_ = std::move(q);
+    split_n_ = n;
+    split_c_ = c;
+  }
   /// Name prefix of the preloaded identity vectors (lane mode), "vin" by default.
   void set_vector_prefix(std::string p) { vin_ = std::move(p); }
 
@@ -106,7 +115,13 @@ class BodyWriter {
     }
     std::string e = l_;
     if (lane_ > 0 && ds[j] == 1 && s[j] % 4 == 0) e = fmt::format("c{}_{}_0 + {}", id, j, lane_);
-    else {
+    else if (split_n_ > 0 && split_n_ % (ds[j] * s[j]) == 0) {
+      e = fmt::format("{}", (split_c_ / ds[j]) % s[j]);  // inside one output row: a constant
+    } else if (split_n_ > 0 && ds[j] % split_n_ == 0) {
+      e = split_q_;
+      if (ds[j] != split_n_) e = fmt::format("({} / {})", e, ds[j] / split_n_);
+      if (j > 0) e = fmt::format("({} % {})", e, s[j]);
+    } else {
       if (ds[j] != 1) e = fmt::format("({} / {})", e, ds[j]);
       if (j > 0) e = fmt::format("({} % {})", e, s[j]);
     }
@@ -268,6 +283,8 @@ class BodyWriter {
   int pad_count_ = 0;
   bool branch_free_ = false;
   std::string vin_ = "vin";
+  std::string split_q_;
+  int64_t split_n_ = 0, split_c_ = 0;
 };
 
 inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,

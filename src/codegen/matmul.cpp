@@ -46,6 +46,38 @@ void load_function(GlslWriter& w, const char* name, int input, const View& v, co
   w.close();
 }
 
+/// GLSL function `int index_<name>(int b, int r, int c)`: flat source index of a view without
+/// bounds (see load_function).
+void index_function(GlslWriter& w, const char* name, const View& v, const Shape& batch) {
+  w.open(fmt::format("int index_{}(int b, int r, int c)", name));
+  std::vector<std::string> coords;
+  auto ds = batch.strides();
+  for (int j = 0; j < batch.rank(); ++j) {
+    std::string e = "b";
+    if (ds[j] != 1) e = fmt::format("(b / {})", ds[j]);
+    if (j > 0) e = fmt::format("({} % {})", e, batch[j]);
+    coords.push_back(batch[j] == 1 ? "0" : e);
+  }
+  coords.push_back("r");
+  coords.push_back("c");
+  std::string cond;
+  w.line("return {};", index_at(w, v, coords, &cond, "q"));
+  w.close();
+}
+
+/// A view (batch + [rows, cols]) read two elements at a time along `axis` (its last or second
+/// to last) as aligned 64-bit words: no bounds, unit stride on `axis`, every other stride and the
+/// base even, and an even extent along `axis`.
+bool pairs_along(const View& v, int axis) {
+  if (v.any_bounds() || v.output[axis] % 2 != 0) return false;
+  int64_t base = 0;
+  auto st = v.output_strides(&base);
+  if (st[static_cast<size_t>(axis)] != 1 || base % 2 != 0) return false;
+  for (int j = 0; j < v.output.rank(); ++j)
+    if (j != axis && v.output[j] > 1 && st[static_cast<size_t>(j)] % 2 != 0) return false;
+  return true;
+}
+
 /// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
 bool unit_stride(const View& v, int axis) {
   if (v.any_bounds()) return false;
@@ -79,10 +111,11 @@ CpuTile cpu_tile(int64_t M, int64_t N, int lanes) {
 /// kernel therefore minimises memory operations per FMA: rows sit on the lanes (`rows` per lane,
 /// one A load each per k), and the `cols` B values of a k step are read `lanes` at a time, one
 /// per lane, then handed to every lane with subgroupBroadcast (a register shuffle). No shared
-/// memory, no barriers. Rows and columns past the edges are clamped: those lanes recompute the
-/// last valid element and store the same bits to the same place, so no branch is needed (outputs
-/// never alias a matmul's inputs). Each output is one fma chain over k = 0..K-1 in increasing
-/// order, exactly as in the other kernels: the tile shape does not change the results.
+/// memory, no barriers. Operands contiguous along k are read as 64-bit pairs (two k steps per
+/// access). Rows and columns past the edges are clamped: those lanes recompute the last valid
+/// element and store the same bits to the same place, so no branch is needed (outputs never
+/// alias a matmul's inputs). Each output is one fma chain over k = 0..K-1 in increasing order,
+/// exactly as in the other kernels: the tile shape does not change the results.
 GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   const auto [M, N, K, B, batch] = dims_of(k);
   const CpuTile tile = cpu_tile(M, N, static_cast<int>(t.subgroup_size));
@@ -90,6 +123,11 @@ GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   const int chunks = (C + S - 1) / S;  // B loads per k step
   const int64_t rows_per_group = int64_t{S} * R * G;
   const int64_t row_blocks = (M + rows_per_group - 1) / rows_per_group;
+  const int rank = k.matmul_shape.rank();
+  // Operands contiguous along k are read two k steps at a time (one 64-bit access per lane).
+  const bool a_pairs = pairs_along(k.a_view, rank - 1);
+  const bool b_pairs = pairs_along(k.b_view, rank - 2);
+  const int kstep = a_pairs || b_pairs ? 2 : 1;
   GeneratedKernel g;
   g.groups_x = groups_for(row_blocks, 1, t.max_groups_x);
   g.groups_y = static_cast<uint32_t>((N + C - 1) / C);
@@ -98,44 +136,69 @@ GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   header(w, k, t, S * G, false, false, true);
   load_function(w, "a", k.a_input, k.a_view, batch);
   load_function(w, "b", k.b_input, k.b_view, batch);
+  if (a_pairs) index_function(w, "a", k.a_view, batch);
+  if (b_pairs) index_function(w, "b", k.b_view, batch);
   w.open("void main()");
   w.line("int lane = int(gl_SubgroupInvocationID);");
   w.line("int n0 = int(gl_WorkGroupID.y) * {};", C);
   // Grid-stride loops only where the grid cannot cover the extent (they cost speed on CPUs).
-  if (B > g.groups_z) w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
+  const bool loop_b = B > g.groups_z, loop_rows = row_blocks > g.groups_x;
+  if (loop_b) w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
   else w.line("int b = int(gl_WorkGroupID.z);");
-  if (row_blocks > g.groups_x)
-    w.open(fmt::format("for (int rb = int(gl_WorkGroupID.x); rb < {}; rb += {})", row_blocks, g.groups_x));
+  if (loop_rows) w.open(fmt::format("for (int rb = int(gl_WorkGroupID.x); rb < {}; rb += {})", row_blocks, g.groups_x));
   else w.line("int rb = int(gl_WorkGroupID.x);");
   w.line("int mb = (rb * {} + int(gl_SubgroupID)) * {} + lane;", G, S * R);
   for (int r = 0; r < R; ++r) w.line("int m{} = min(mb + {}, {});", r, r * S, M - 1);
   for (int j = 0; j < chunks; ++j) w.line("int nl{} = min(n0 + {} + lane, {});", j, j * S, N - 1);
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) w.line("precise float acc{}_{} = 0.0;", r, c);
-  w.open(fmt::format("for (int kq = 0; kq < {}; ++kq)", K));
-  for (int r = 0; r < R; ++r) w.line("float a{0} = load_a(b, m{0}, kq);", r);
-  for (int j = 0; j < chunks; ++j) w.line("float bl{0} = load_b(b, kq, nl{0});", j);
-  w.line("float bb;");
-  for (int c = 0; c < C; ++c) {
-    std::string f = fmt::format("bb = subgroupBroadcast(bl{}, {}u);", c / S, c % S);
-    for (int r = 0; r < R; ++r) f += fmt::format(" acc{0}_{1} = fma(a{0}, bb, acc{0}_{1});", r, c);
-    w.line("{}", f);
+  w.open(fmt::format("for (int kq = 0; kq < {}; kq += {})", K, kstep));
+  auto pair = [&](int input, const std::string& idx) {
+    return fmt::format("uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{})).v[({}) >> 1]))", input, idx);
+  };
+  if (a_pairs)
+    for (int r = 0; r < R; ++r) w.line("vec2 ap{0} = {1};", r, pair(k.a_input, fmt::format("index_a(b, m{}, kq)", r)));
+  if (b_pairs)
+    for (int j = 0; j < chunks; ++j) w.line("vec2 bp{0} = {1};", j, pair(k.b_input, fmt::format("index_b(b, kq, nl{})", j)));
+  for (int u = 0; u < kstep; ++u) {
+    w.open("");
+    std::string kk = u == 0 ? "kq" : "kq + 1";
+    const char* comp = u == 0 ? "x" : "y";
+    for (int r = 0; r < R; ++r) {
+      if (a_pairs) w.line("float a{0} = ap{0}.{1};", r, comp);
+      else w.line("float a{0} = load_a(b, m{0}, {1});", r, kk);
+    }
+    for (int j = 0; j < chunks; ++j) {
+      if (b_pairs) w.line("float bl{0} = bp{0}.{1};", j, comp);
+      else w.line("float bl{0} = load_b(b, {1}, nl{0});", j, kk);
+    }
+    w.line("float bb;");
+    for (int c = 0; c < C; ++c) {
+      std::string f = fmt::format("bb = subgroupBroadcast(bl{}, {}u);", c / S, c % S);
+      for (int r = 0; r < R; ++r) f += fmt::format(" acc{0}_{1} = fma(a{0}, bb, acc{0}_{1});", r, c);
+      w.line("{}", f);
+    }
+    w.close();
   }
   w.close();
-  // Epilogue: the fused per-element ops, once per output element, then the stores.
+  // Epilogue: the fused per-element ops, once per output element, then the stores (as 32-bit
+  // words: pairing columns into 64-bit stores measured slower here). With one column block
+  // (C == N) the column is a constant, so reads that depend only on it (a bias) are uniform.
+  const bool split = C == N;
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) {
       w.open("");
       w.line("int l = (b * {} + m{}) * {} + min(n0 + {}, {});", M, r, N, c, N - 1);
       BodyWriter body(w, k, "l");
       body.set_acc(fmt::format("acc{}_{}", r, c));
+      if (split) body.set_split(fmt::format("(b * {} + m{})", M, r), N, c);
       body.emit_all();
       for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
       w.close();
     }
   }
-  if (row_blocks > g.groups_x) w.close();
-  if (B > g.groups_z) w.close();
+  if (loop_rows) w.close();
+  if (loop_b) w.close();
   w.close();
   g.source = w.str();
   return g;
