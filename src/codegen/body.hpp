@@ -323,6 +323,7 @@ inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups
 
 GeneratedKernel matmul(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t);
+bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& g);
 GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 
 }  // namespace descent::codegen::internal

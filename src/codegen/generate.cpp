@@ -367,12 +367,19 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
 
 }  // namespace
 
+GeneratedKernel matmul_for(const KernelSpec& k, const Target& t) {
+  if (k.fp16_inputs && t.coopmat_nv) return matmul_coopmat(k, t);
+  if (t.cpu) {
+    GeneratedKernel g;
+    if (matmul_cpu_unrolled(k, t, g)) return g;
+    if (t.subgroup_broadcast && t.subgroup_size >= 4) return matmul_cpu(k, t);
+  }
+  return matmul(k, t);
+}
+
 GeneratedKernel generate(const KernelSpec& k, const Target& t) {
   GeneratedKernel g = k.type == KernelSpec::Type::Reduce   ? reduce(k, t)
-                      : k.type == KernelSpec::Type::MatMul
-                          ? (k.fp16_inputs && t.coopmat_nv ? matmul_coopmat(k, t)
-                             : t.cpu && t.subgroup_broadcast && t.subgroup_size >= 4 ? matmul_cpu(k, t)
-                                                                                     : matmul(k, t))
+                      : k.type == KernelSpec::Type::MatMul ? matmul_for(k, t)
                                                            : elementwise(k, t);
   g.push_bytes = static_cast<uint32_t>(8 * (1 + k.inputs.size() + k.outputs.size()));
   return g;

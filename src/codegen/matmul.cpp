@@ -204,6 +204,87 @@ GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   return g;
 }
 
+/// Matrix product for CPU devices when B is small (K * N up to a few thousand): the whole
+/// kernel is straight-line code. Every invocation computes `rows` full output rows, the k loop
+/// is unrolled and batches are too (B's batch coordinate must be a constant), so every read of B
+/// has a constant address outside any control flow, which lavapipe performs once per SIMD vector
+/// instead of once per lane; A and the stores are the only per-lane accesses, and they run
+/// outside control flow (cheaper there). Same clamping and summation order as matmul_cpu.
+/// Returns false when the shape does not qualify.
+bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
+  const auto [M, N, K, B, batch] = dims_of(k);
+  const int rank = k.matmul_shape.rank();
+  // Batches of B: a runtime batch index is fine only when B's view ignores it.
+  int64_t base = 0;
+  auto bst = k.b_view.output_strides(&base);
+  bool b_batch_free = true;
+  for (int j = 0; j < rank - 2; ++j)
+    if (batch[j] > 1 && (k.b_view.any_bounds() || bst[static_cast<size_t>(j)] != 0)) b_batch_free = false;
+  const bool unroll_b = !b_batch_free;
+  const int64_t nb = unroll_b ? B : 1;
+  if (unroll_b && B > 4) return false;
+  const int R = std::clamp(static_cast<int>(32 / N), 1, 4);  // measured: 2 for N = 16, 1 for N = 72
+  if (K > 256 || nb * R * K * N > 8192) return false;
+  const int64_t threads = (M + R - 1) / R;
+  const int local = 64;
+  const int64_t groups = (threads + local - 1) / local;
+  const int64_t lim_x = std::min<int64_t>(t.max_groups_x, 65535);
+  g.groups_x = static_cast<uint32_t>(std::min(groups, lim_x));
+  g.groups_y = static_cast<uint32_t>((groups + g.groups_x - 1) / g.groups_x);
+  g.groups_z = static_cast<uint32_t>(unroll_b ? 1 : B);
+  if (g.groups_y > 65535 || (!unroll_b && B > 65535)) return false;
+  const bool a_pairs = pairs_along(k.a_view, rank - 1);
+  GlslWriter w;
+  header(w, k, t, local);
+  load_function(w, "a", k.a_input, k.a_view, batch);
+  load_function(w, "b", k.b_input, k.b_view, batch);
+  if (a_pairs) index_function(w, "a", k.a_view, batch);
+  w.open("void main()");
+  w.line("int gid = (int(gl_WorkGroupID.y) * {} + int(gl_WorkGroupID.x)) * {} + int(gl_LocalInvocationID.x);",
+         g.groups_x, local);
+  for (int r = 0; r < R; ++r) w.line("int m{} = min(gid * {} + {}, {});", r, R, r, M - 1);
+  if (!unroll_b) w.line("int b = int(gl_WorkGroupID.z);");
+  for (int64_t bb = 0; bb < nb; ++bb) {
+    w.open("");
+    const std::string b = unroll_b ? fmt::format("{}", bb) : std::string("b");
+    for (int r = 0; r < R; ++r)
+      for (int64_t c = 0; c < N; ++c) w.line("precise float acc{}_{} = 0.0;", r, c);
+    for (int64_t kq = 0; kq < K; ++kq) {
+      for (int r = 0; r < R; ++r) {
+        if (a_pairs && kq % 2 == 0)
+          w.line("vec2 a{0}_{1} = uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{2})).v[index_a({3}, m{0}, {1}) >> 1]));",
+                 r, kq, k.a_input, b);
+        std::string a = a_pairs ? fmt::format("a{}_{}.{}", r, kq - kq % 2, kq % 2 == 0 ? "x" : "y")
+                                : fmt::format("load_a({}, m{}, {})", b, r, kq);
+        if (!a_pairs) {
+          w.line("float a{}_{} = {};", r, kq, a);
+          a = fmt::format("a{}_{}", r, kq);
+        }
+        std::string line;
+        for (int64_t c = 0; c < N; ++c)
+          line += fmt::format("acc{0}_{1} = fma({2}, load_b({3}, {4}, {1}), acc{0}_{1}); ", r, c, a, b, kq);
+        w.line("{}", line);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int64_t c = 0; c < N; ++c) {
+        w.open("");
+        w.line("int l = ({} * {} + m{}) * {} + {};", b, M, r, N, c);
+        BodyWriter body(w, k, "l");
+        body.set_acc(fmt::format("acc{}_{}", r, c));
+        body.set_split(fmt::format("({} * {} + m{})", b, M, r), N, c);
+        body.emit_all();
+        for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+        w.close();
+      }
+    }
+    w.close();
+  }
+  w.close();
+  g.source = w.str();
+  return true;
+}
+
 /// Matrix product with fused epilogue. Every output element is one thread's sum over k = 0..K-1
 /// in increasing order with fused multiply-adds (`precise`), whatever the tile shapes: results
 /// depend only on K, never on the schedule. GPUs: 128x128 tiles staged in shared memory, 256
