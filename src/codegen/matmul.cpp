@@ -204,7 +204,7 @@ GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   return g;
 }
 
-/// Matrix product for CPU devices when B is small (K * N up to a few thousand): the whole
+/// Matrix product for CPU devices when B is small (K * N * batches up to 4096): the whole
 /// kernel is straight-line code. Every invocation computes `rows` full output rows, the k loop
 /// is unrolled and batches are too (B's batch coordinate must be a constant), so every read of B
 /// has a constant address outside any control flow, which lavapipe performs once per SIMD vector
@@ -223,8 +223,12 @@ bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& 
   const bool unroll_b = !b_batch_free;
   const int64_t nb = unroll_b ? B : 1;
   if (unroll_b && B > 4) return false;
-  const int R = std::clamp(static_cast<int>(32 / N), 1, 4);  // measured: 2 for N = 16, 1 for N = 72
-  if (K > 256 || nb * R * K * N > 8192) return false;
+  // Rows per invocation: measured best 2 for N = 16 and 1 for N = 72 (conv-net, lavapipe). The
+  // driver's compile time grows faster than linearly with the unrolled FMAs (0.6 s for 4608), so
+  // keep them to about 2304 and leave larger B to matmul_cpu.
+  int R = std::clamp(static_cast<int>(32 / N), 1, 4);
+  while (R > 1 && nb * R * K * N > 2304) --R;
+  if (K > 256 || nb * R * K * N > 4096) return false;
   const int64_t threads = (M + R - 1) / R;
   const int local = 64;
   const int64_t groups = (threads + local - 1) / local;
@@ -234,11 +238,27 @@ bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& 
   g.groups_z = static_cast<uint32_t>(unroll_b ? 1 : B);
   if (g.groups_y > 65535 || (!unroll_b && B > 65535)) return false;
   const bool a_pairs = pairs_along(k.a_view, rank - 1);
+  // No GLSL function calls here: the body is one huge basic block, and inlining thousands of
+  // calls into it is quadratic in the driver's compiler (25 s for conv2 on lavapipe).
+  auto bcoords = [&](int64_t b) {  // batch coordinates of linear batch b
+    std::vector<int64_t> c(static_cast<size_t>(rank), 0);
+    auto ds = batch.strides();
+    for (int j = 0; j < rank - 2; ++j) c[static_cast<size_t>(j)] = (b / ds[j]) % batch[j];
+    return c;
+  };
+  auto a_coords = [&](const std::string& b, const std::string& r, const std::string& c) {
+    std::vector<std::string> e;
+    auto ds = batch.strides();
+    for (int j = 0; j < rank - 2; ++j) {
+      std::string x = ds[j] == 1 ? b : fmt::format("({} / {})", b, ds[j]);
+      e.push_back(batch[j] == 1 ? "0" : fmt::format("({} % {})", x, batch[j]));
+    }
+    e.push_back(r);
+    e.push_back(c);
+    return e;
+  };
   GlslWriter w;
   header(w, k, t, local);
-  load_function(w, "a", k.a_input, k.a_view, batch);
-  load_function(w, "b", k.b_input, k.b_view, batch);
-  if (a_pairs) index_function(w, "a", k.a_view, batch);
   w.open("void main()");
   w.line("int gid = (int(gl_WorkGroupID.y) * {} + int(gl_WorkGroupID.x)) * {} + int(gl_LocalInvocationID.x);",
          g.groups_x, local);
@@ -247,24 +267,42 @@ bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& 
   for (int64_t bb = 0; bb < nb; ++bb) {
     w.open("");
     const std::string b = unroll_b ? fmt::format("{}", bb) : std::string("b");
+    // B at constant addresses (computed here); zero padding reads the run's +0.0.
+    std::vector<int64_t> bc = bcoords(unroll_b ? bb : 0);
+    auto b_elem = [&](int64_t kq, int64_t n) {
+      bc[static_cast<size_t>(rank - 2)] = kq;
+      bc[static_cast<size_t>(rank - 1)] = n;
+      int64_t flat = 0;
+      return k.b_view.address(bc.data(), &flat) ? fmt::format("pc.in{}.v[{}]", k.b_input, flat)
+                                                 : std::string("pc.run.zero");
+    };
     for (int r = 0; r < R; ++r)
       for (int64_t c = 0; c < N; ++c) w.line("precise float acc{}_{} = 0.0;", r, c);
     for (int64_t kq = 0; kq < K; ++kq) {
+      if (a_pairs && kq % 2 == 0) w.open("");  // scope of the pair and of a<r>
+      else if (!a_pairs) w.open("");
       for (int r = 0; r < R; ++r) {
-        if (a_pairs && kq % 2 == 0)
-          w.line("vec2 a{0}_{1} = uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{2})).v[index_a({3}, m{0}, {1}) >> 1]));",
-                 r, kq, k.a_input, b);
-        std::string a = a_pairs ? fmt::format("a{}_{}.{}", r, kq - kq % 2, kq % 2 == 0 ? "x" : "y")
-                                : fmt::format("load_a({}, m{}, {})", b, r, kq);
-        if (!a_pairs) {
-          w.line("float a{}_{} = {};", r, kq, a);
-          a = fmt::format("a{}_{}", r, kq);
+        std::string cond, m = fmt::format("m{}", r);
+        if (a_pairs) {
+          if (kq % 2 == 0) {
+            std::string idx = index_at(w, k.a_view, a_coords(b, m, fmt::format("{}", kq)), &cond, "q");
+            w.line("vec2 a{0}_{1} = uintBitsToFloat(unpackUint2x32(DescentIn8(uint64_t(pc.in{2})).v[({3}) >> 1]));",
+                   r, kq, k.a_input, idx);
+          }
+          w.line("float a{0}{2} = a{0}_{1}.{2};", r, kq - kq % 2, kq % 2 == 0 ? "x" : "y");
+        } else {
+          std::string idx = index_at(w, k.a_view, a_coords(b, m, fmt::format("{}", kq)),
+                                     &cond, fmt::format("q{}_{}_", r, kq));
+          w.line("float a{} = pc.in{}.v[{}];", r, k.a_input, idx);
+          if (!cond.empty()) w.line("a{0} = ({1}) ? a{0} : 0.0;", r, cond);
         }
+        std::string a = a_pairs ? fmt::format("a{}{}", r, kq % 2 == 0 ? "x" : "y") : fmt::format("a{}", r);
         std::string line;
         for (int64_t c = 0; c < N; ++c)
-          line += fmt::format("acc{0}_{1} = fma({2}, load_b({3}, {4}, {1}), acc{0}_{1}); ", r, c, a, b, kq);
+          line += fmt::format("acc{0}_{1} = fma({3}, {2}, acc{0}_{1}); ", r, c, b_elem(kq, c), a);
         w.line("{}", line);
       }
+      if (!a_pairs || kq % 2 == 1) w.close();
     }
     for (int r = 0; r < R; ++r) {
       for (int64_t c = 0; c < N; ++c) {
