@@ -171,7 +171,8 @@ namespace {
 
 TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
   // T7: with the dispatch grid capped at 1 and 3 workgroups, the grid-stride loops of
-  // elementwise and reduction kernels must still reach every element (CPU and GPU code shapes).
+  // elementwise, reduction and matmul kernels must still reach every element (CPU and GPU code
+  // shapes).
   codegen::Target saved = env().state().target;
   for (bool cpu : {true, false})
     for (uint32_t groups : {1u, 3u}) {
@@ -192,6 +193,20 @@ TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
       r.reduction_length = 129;
       r.abs_sum = abs_sums(in, 1);
       check_op("row sums", {in}, [](Scope&, auto& x) { return x[0].reduce_sum(1); }, r);
+      // Matrix products: CPU kernels for small and large B (row blocks then need their loop).
+      for (int64_t n : {int64_t{6}, int64_t{70}}) {
+        Input a{Shape{2, 150, 60}, random_values(2 * 150 * 60, 74)};
+        Input b{Shape{60, n}, random_values(60 * n, 75)};
+        CheckOptions m;
+        m.tolerance = Tolerance::kReduction;
+        m.reduction_length = 60;
+        m.abs_sum.assign(static_cast<size_t>(2 * 150 * n), 0.0);
+        for (int64_t i = 0; i < 300; ++i)
+          for (int64_t j = 0; j < n; ++j)
+            for (int64_t q = 0; q < 60; ++q)
+              m.abs_sum[static_cast<size_t>(i * n + j)] += std::fabs(a.values[i * 60 + q] * b.values[q * n + j]);
+        check_op("matmul", {a, b}, [](Scope&, auto& x) { return x[0].matmul(x[1]); }, m);
+      }
     }
   env().state().target = saved;
 }

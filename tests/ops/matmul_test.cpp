@@ -91,6 +91,63 @@ TEST(MatMul, ResultUsedTwiceAndTransposed) {
   }, 9);
 }
 
+TEST(MatMul, CpuKernelVariants) {
+  // Shapes that reach each code path of the CPU kernels (matmul.cpp): the straight-line kernel
+  // for small B (batches unrolled or broadcast, ragged rows, A pairs along k, zero-padded B, a
+  // column-only epilogue read) and the register-blocked kernel with each 64-bit pairing (A along
+  // k or m, B along k or n), ragged column blocks and tiny M. On a CPU device the generated code
+  // is checked for the path's marker; everywhere the values are checked against the reference.
+  struct Case {
+    const char* name;
+    std::vector<Input> in;
+    Fn fn;
+    int64_t k;
+    std::vector<const char*> markers;
+  };
+  uint32_t salt = 700;
+  auto in = [&](Shape s) { return Input{s, random_values(s.element_count(), salt++)}; };
+  std::vector<Case> cases = {
+      {"small B, 3 batches unrolled, A pairs", {in({3, 77, 12}), in({3, 12, 10})},
+       [](Scope&, auto& x) { return x[0].matmul(x[1]); }, 12, {"int gid", "vec2 a0_0"}},
+      {"small B shared by batches, bias + leaky", {in({2, 50, 9}), in({9, 16}), in({16})},
+       [](Scope&, auto& x) { return (x[0].matmul(x[1]) + x[2]).leaky_relu(0.01f); }, 9,
+       {"int gid", "int b = int(gl_WorkGroupID.z)"}},
+      {"small B zero-padded", {in({40, 7}), in({5, 6})},
+       [](Scope&, auto& x) { return x[0].matmul(x[1].pad(0, 1, 1)); }, 7, {"int gid", "pc.run.zero"}},
+      {"A pairs along k, B pairs along n", {in({45, 130}), in({130, 64})},
+       [](Scope&, auto& x) { return x[0].matmul(x[1]); }, 130, {"subgroupBroadcast", "vec2 ap0", "vec2 bl0"}},
+      {"A pairs along m, B pairs along k, ragged columns", {in({130, 46}), in({70, 130})},
+       [](Scope&, auto& x) { return x[0].transpose().matmul(x[1].transpose()); }, 130,
+       {"subgroupBroadcast", "vec2 am0", "vec2 bp0"}},
+      {"no pairs (odd K, strided B)", {in({33, 129}), in({129, 80})},
+       [](Scope&, auto& x) { return x[0].matmul(x[1].slice(1, 0, 80, 2)); }, 129,
+       {"subgroupBroadcast", "load_b(b, kq"}},
+      {"batched, tiny M", {in({2, 3, 100}), in({2, 100, 50})},
+       [](Scope&, auto& x) { return x[0].matmul(x[1]); }, 100, {"subgroupBroadcast"}},
+  };
+  const bool cpu = env().device_is_cpu();
+  for (const Case& c : cases) {
+    if (cpu) {
+      std::vector<Parameter> ps;
+      for (const Input& i : c.in) ps.push_back(env().static_parameter_with_data(i.shape, "cpu_mm_in", i.values));
+      Parameter out;
+      Graph g = env().build_graph([&](Scope& s) {
+        std::vector<Array> xs;
+        for (const Parameter& p : ps) xs.push_back(s.parameter_value(p));
+        Array r = c.fn(s, xs);
+        out = env().static_parameter(r.shape(), "cpu_mm_out");
+        s.write_parameter_value(out, r);
+      });
+      std::string src;
+      auto labels = g.kernel_labels();
+      for (size_t i = 0; i < labels.size(); ++i)
+        if (labels[i].rfind("matmul", 0) == 0) src = g.kernel_source(i);
+      for (const char* m : c.markers) EXPECT_NE(src.find(m), std::string::npos) << c.name << ": no " << m;
+    }
+    check_matmul(c.name, c.in, c.fn, c.k, 1);
+  }
+}
+
 TEST(MatMul, Errors) {
   auto p = env().static_parameter({3, 4}, "mm_a");
   auto q = env().static_parameter({5, 6}, "mm_b");
