@@ -110,6 +110,13 @@ int main(int argc, char** argv) {
         c += "  { uvec2 w = unpackUint2x32(In8(uint64_t(pc.a)).v[" + idx + "]); vec2 x = uintBitsToFloat(w) + 1.0; Out8(uint64_t(pc.c)).v[" + idx + "] = packUint2x32(floatBitsToUint(x)); }\n";
       }
       row("add64_flat_per" + std::to_string(per), with_local(64, c + "}\n"), gx, gy, double(n));
+      // 64-bit loads, 32-bit stores.
+      std::string e = h64 + "void main() { int i = (int(gl_WorkGroupID.y) * " + std::to_string(gx) + " + int(gl_WorkGroupID.x)) * 64 + int(gl_LocalInvocationID.x);\n";
+      for (int u = 0; u < per; ++u) {
+        std::string idx = "i * " + std::to_string(per) + " + " + std::to_string(u);
+        e += "  { vec2 x = uintBitsToFloat(unpackUint2x32(In8(uint64_t(pc.a)).v[" + idx + "])) + 1.0; pc.c.v[(" + idx + ") * 2] = x.x; pc.c.v[(" + idx + ") * 2 + 1] = x.y; }\n";
+      }
+      row("add64_st32_flat_per" + std::to_string(per), with_local(64, e + "}\n"), gx, gy, double(n));
     }
     row("copy64_loop", with_local(64, h64 + "void main() { for (int i = int(gl_GlobalInvocationID.x); i < (1 << 23); i += 65536) Out8(uint64_t(pc.c)).v[i] = In8(uint64_t(pc.a)).v[i]; }\n"), 1024, 1, double(n));
   }
@@ -185,6 +192,18 @@ int main(int argc, char** argv) {
     for (int u = 0; u < 16; ++u) { st += "  pc.c.v[base + " + std::to_string(u) + "] = x + " + std::to_string(u) + ".0;\n"; sti += "  pc.c.v[base + " + std::to_string(u) + "] = x + " + std::to_string(u) + ".0;\n"; }
     st += "}\n"; sti += " }\n}\n";
     row("store_unrolled", with_local(64, st), 1024, 1, 64.0 * 1024 * 16);
+    std::string st64 = "layout(buffer_reference, std430, buffer_reference_align = 8) writeonly buffer Out8 { uint64_t v[]; };\n"
+                       "void main() { float x = pc.a.v[gl_GlobalInvocationID.x]; int base = int(gl_GlobalInvocationID.x) * 8;\n";
+    for (int u = 0; u < 8; ++u)
+      st64 += "  Out8(uint64_t(pc.c)).v[base + " + std::to_string(u) + "] = packUint2x32(floatBitsToUint(vec2(x + " + std::to_string(2 * u) + ".0, x + " + std::to_string(2 * u + 1) + ".0)));\n";
+    row("store_unrolled_64", with_local(64, st64 + "}\n"), 1024, 1, 64.0 * 1024 * 16);
+    std::string ld = "void main() { int base = int(gl_GlobalInvocationID.x) * 16; precise float acc = 0.0;\n";
+    std::string ld64 = "layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer In8 { uint64_t v[]; };\n"
+                       "void main() { int base = int(gl_GlobalInvocationID.x) * 8; precise float acc = 0.0;\n";
+    for (int u = 0; u < 16; ++u) ld += "  acc += pc.a.v[base + " + std::to_string(u) + "];\n";
+    for (int u = 0; u < 8; ++u) ld64 += "  { vec2 p = uintBitsToFloat(unpackUint2x32(In8(uint64_t(pc.a)).v[base + " + std::to_string(u) + "])); acc += p.x; acc += p.y; }\n";
+    row("load_flat16", with_local(64, ld + " pc.c.v[gl_GlobalInvocationID.x] = acc; }\n"), 1024, 1, 64.0 * 1024 * 16);
+    row("load_flat16_64", with_local(64, ld64 + " pc.c.v[gl_GlobalInvocationID.x] = acc; }\n"), 1024, 1, 64.0 * 1024 * 16);
     row("store_unrolled_in_if", with_local(64, sti), 1024, 1, 64.0 * 1024 * 16);
   }
   // FMA from registers: 8 independent chains, 256 steps: 64*1024*2048 FMAs.

@@ -6,8 +6,9 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Des
 layout(buffer_reference, std430, buffer_reference_align = 4) writeonly buffer DescentOut { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer DescentIn4 { vec4 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) writeonly buffer DescentOut4 { vec4 v[]; };
-// Two floats per access, for CPU devices: lavapipe moves a 64-bit scalar per lane as cheaply as a
-// 32-bit one, while a vec4 costs four separate per-lane accesses.
+// Two floats per access, for CPU devices: lavapipe reads a 64-bit scalar per lane about as cheaply
+// as a 32-bit one, while a vec4 costs four separate per-lane accesses. (Whether a 64-bit store
+// beats two 32-bit ones depends on the kernel: see pair_stores in src/codegen/generate.cpp.)
 layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer DescentIn8 { uint64_t v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 8) writeonly buffer DescentOut8 { uint64_t v[]; };
 // Per-run values written before each run: the seed, and a +0.0 that the compiler cannot see

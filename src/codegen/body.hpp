@@ -82,6 +82,10 @@ class BodyWriter {
   /// address followed by a select, so no branch surrounds the load (lavapipe runs every memory
   /// access inside control flow through a slower masked path). Same values either way.
   void set_branch_free_loads(bool on) { branch_free_ = on; }
+  /// Outside lane mode: a suffix for every declared name, so two bodies can share one scope.
+  void set_name_suffix(std::string sfx) {
+    if (lane_ < 0) sfx_ = std::move(sfx);
+  }
   /// The linear index is l = q * n + c with `c` a compile-time constant in [0, n) (a matmul
   /// output column): coordinates whose axis lies within the last n elements become constants,
   /// and the rest are computed from q alone, so reads that depend only on the column (a bias)
@@ -315,6 +319,12 @@ inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int loca
   for (size_t i = 0; i < k.outputs.size(); ++i) push += fmt::format(" DescentOut out{};", i);
   w.line("layout(push_constant) uniform Push {{ {} }} pc;", push);
 }
+
+/// Whether a CPU kernel stores pairs of adjacent outputs as one 64-bit word rather than two 32-bit
+/// ones. Measured on lavapipe with the conv-net's kernels (same process, alternating builds): 64-bit
+/// stores win by 15-30% for kernels writing two outputs or reading one input (copies), and lose by
+/// 25-30% for single-output kernels reading three inputs; other kernels do not care.
+inline bool pair_stores(const KernelSpec& k) { return k.outputs.size() >= 2 || k.inputs.size() <= 1; }
 
 inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups) {
   int64_t g = (items + per_group - 1) / per_group;

@@ -78,9 +78,10 @@ bool exact_grid(int64_t groups, uint32_t max_x, uint32_t* gx, uint32_t* gy) {
 /// Elementwise kernel for CPU devices, which vectorise across invocations and turn each load or
 /// store into a loop over the SIMD lanes, cheaper outside any control flow: every invocation
 /// computes one step (four consecutive elements when the count allows, else one) with no loop
-/// and, where the grid covers the count exactly, no bounds test. Identity operands and the
-/// stores move as two 64-bit words per step. Each element is computed exactly as in the scalar
-/// kernel (bit-identical). Returns false when the grid cannot cover the count (tiny limits).
+/// and, where the grid covers the count exactly, no bounds test. Identity operands are read as
+/// two 64-bit words per step, stores are two 64-bit or four 32-bit words (pair_stores). Each
+/// element is computed exactly as in the scalar kernel (bit-identical). Returns false when the
+/// grid cannot cover the count (tiny limits).
 bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
   const int per = k.count % 4 == 0 ? 4 : 1;
   const int64_t steps = k.count / per;
@@ -119,9 +120,13 @@ bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
     }
     for (size_t o = 0; o < k.outputs.size(); ++o) {
       int r = k.outputs[o].first;
-      for (int half = 0; half < 2; ++half)
-        w.line("DescentOut8(uint64_t(pc.out{0})).v[s * 2 + {1}] = packUint2x32(floatBitsToUint(vec2(t{2}_{3}, t{2}_{4})));",
-               o, half, r, 2 * half, 2 * half + 1);
+      if (pair_stores(k)) {
+        for (int half = 0; half < 2; ++half)
+          w.line("DescentOut8(uint64_t(pc.out{0})).v[s * 2 + {1}] = packUint2x32(floatBitsToUint(vec2(t{2}_{3}, t{2}_{4})));",
+                 o, half, r, 2 * half, 2 * half + 1);
+      } else {
+        for (int lane = 0; lane < 4; ++lane) w.line("pc.out{0}.v[l_{1}] = t{2}_{1};", o, lane, r);
+      }
     }
   } else {
     w.line("int l = s;");
@@ -152,7 +157,8 @@ void preload_pairs(GlslWriter& w, const KernelSpec& k, const std::vector<Instr>&
 
 /// Reduction for CPU devices (the counterpart of elementwise_cpu): one invocation per output, or
 /// per four consecutive outputs when they read four consecutive input elements (innermost extent
-/// a multiple of 4), then identity reads and the stores move as 64-bit pairs; no grid-stride loop
+/// a multiple of 4), then identity reads (and some stores, see pair_stores) move as 64-bit pairs;
+/// no grid-stride loop
 /// or bounds test where the grid fits exactly; rows of up to 32 elements fully unrolled. Each
 /// output is still combined serially in increasing r, as by the other kernels with one thread
 /// per row. Returns false when the grid cannot cover the outputs.
@@ -235,9 +241,13 @@ bool reduce_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
       return r < 0 ? fmt::format("acc_{}", lane) : fmt::format("t{}{}", r, per == 4 ? fmt::format("_{}", lane) : "");
     };
     if (per == 4) {
-      for (int h = 0; h < 2; ++h)
-        w.line("DescentOut8(uint64_t(pc.out{})).v[s * 2 + {}] = packUint2x32(floatBitsToUint(vec2({}, {})));", o, h,
-               val(2 * h), val(2 * h + 1));
+      if (pair_stores(k)) {
+        for (int h = 0; h < 2; ++h)
+          w.line("DescentOut8(uint64_t(pc.out{})).v[s * 2 + {}] = packUint2x32(floatBitsToUint(vec2({}, {})));", o, h,
+                 val(2 * h), val(2 * h + 1));
+      } else {
+        for (int lane = 0; lane < 4; ++lane) w.line("pc.out{}.v[m_{}] = {};", o, lane, val(lane));
+      }
     } else {
       w.line("pc.out{}.v[m] = {};", o, val(0));
     }

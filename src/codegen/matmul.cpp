@@ -208,7 +208,7 @@ GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   }
   w.close();
   // Epilogue: the fused per-element ops, once per output element, then the stores (as 32-bit
-  // words: pairing columns into 64-bit stores measured slower here). With one column block
+  // words: 64-bit column pairs measured slower or equal here). With one column block
   // (C == N) the column is a constant, so reads that depend only on it (a bias) are uniform.
   const bool split = C == N;
   for (int r = 0; r < R; ++r) {
@@ -330,15 +330,28 @@ bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& 
       }
       if (!a_pairs || kq % 2 == 1) w.close();
     }
+    // Epilogue at constant columns (bias reads are uniform); adjacent columns stored as one
+    // 64-bit word where that measured faster (pair_stores: conv1 with two outputs 82 -> 67 ms).
+    const bool pairs = pair_stores(k) && N % 2 == 0;
     for (int r = 0; r < R; ++r) {
-      for (int64_t c = 0; c < N; ++c) {
+      for (int64_t c = 0; c < N; c += pairs ? 2 : 1) {
         w.open("");
-        w.line("int l = ({} * {} + m{}) * {} + {};", b, M, r, N, c);
-        BodyWriter body(w, k, "l");
-        body.set_acc(fmt::format("acc{}_{}", r, c));
-        body.set_split(fmt::format("({} * {} + m{})", b, M, r), N, c);
-        body.emit_all();
-        for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+        for (int h = 0; h < (pairs ? 2 : 1); ++h) {
+          std::string sfx = fmt::format("_{}", h);
+          w.line("int l{} = ({} * {} + m{}) * {} + {};", sfx, b, M, r, N, c + h);
+          BodyWriter body(w, k, "l" + sfx);
+          body.set_name_suffix(sfx);
+          body.set_acc(fmt::format("acc{}_{}", r, c + h));
+          body.set_split(fmt::format("({} * {} + m{})", b, M, r), N, c + h);
+          body.emit_all();
+        }
+        for (size_t o = 0; o < k.outputs.size(); ++o) {
+          int v = k.outputs[o].first;
+          if (pairs)
+            w.line("DescentOut8(uint64_t(pc.out{0})).v[l_0 >> 1] = packUint2x32(floatBitsToUint(vec2(t{1}_0, t{1}_1)));", o, v);
+          else
+            w.line("pc.out{}.v[l_0] = t{}_0;", o, v);
+        }
         w.close();
       }
     }

@@ -148,6 +148,39 @@ TEST(MatMul, CpuKernelVariants) {
   }
 }
 
+TEST(MatMul, EpilogueWithTwoOutputs) {
+  // One matmul kernel storing two values per element (the forward pass of a layer whose backward
+  // needs both), as 64-bit column pairs on CPU devices: both must match a float64 product.
+  const int64_t m = 203, k = 9, n = 16;
+  auto av = random_values(m * k, 940), bv = random_values(k * n, 941), cv = random_values(n, 942);
+  auto a = env().static_parameter_with_data({m, k}, "two_out_a", av);
+  auto b = env().static_parameter_with_data({k, n}, "two_out_b", bv);
+  auto bias = env().static_parameter_with_data({n}, "two_out_c", cv);
+  auto o1 = env().static_parameter({m, n}, "two_out_1");
+  auto o2 = env().static_parameter({m, n}, "two_out_2");
+  Graph g = env().build_graph([&](Scope& s) {
+    Array r = s.parameter_value(a).matmul(s.parameter_value(b)) + s.parameter_value(bias);
+    s.write_parameter_value(o1, r.leaky_relu(0.01f));
+    s.write_parameter_value(o2, r * 3.0f);
+  });
+  EXPECT_EQ(g.kernel_count(), 1u);
+  if (env().device_is_cpu()) EXPECT_NE(g.kernel_source(0).find("DescentOut8(uint64_t(pc.out1))"), std::string::npos);
+  env().run(g);
+  auto r1 = env().read_parameter(o1), r2 = env().read_parameter(o2);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double ref = cv[j], mag = std::fabs(cv[j]);
+      for (int64_t q = 0; q < k; ++q) {
+        ref += static_cast<double>(av[i * k + q]) * bv[q * n + j];
+        mag += std::fabs(static_cast<double>(av[i * k + q]) * bv[q * n + j]);
+      }
+      double tol = 4.0 * (k + 1) * std::ldexp(1.0, -24) * mag * 3.0;
+      EXPECT_NEAR(r2[i * n + j], 3.0 * ref, tol) << i << "," << j;
+      EXPECT_NEAR(r1[i * n + j], ref > 0 ? ref : 0.01 * ref, tol) << i << "," << j;
+    }
+  expect_no_validation_messages();
+}
+
 TEST(MatMul, Errors) {
   auto p = env().static_parameter({3, 4}, "mm_a");
   auto q = env().static_parameter({5, 6}, "mm_b");
