@@ -205,8 +205,36 @@ int main(int argc, char** argv) {
     row("load_flat16", with_local(64, ld + " pc.c.v[gl_GlobalInvocationID.x] = acc; }\n"), 1024, 1, 64.0 * 1024 * 16);
     row("load_flat16_64", with_local(64, ld64 + " pc.c.v[gl_GlobalInvocationID.x] = acc; }\n"), 1024, 1, 64.0 * 1024 * 16);
     row("store_unrolled_in_if", with_local(64, sti), 1024, 1, 64.0 * 1024 * 16);
+    // 16 stores per invocation into 16M floats: lanes 16 floats apart (each invocation owns a
+    // run of 16, like a matmul row with N = 16) or lanes adjacent (each invocation strides).
+    for (int big = 0; big < 2; ++big) {
+      std::string own = "void main() { float x = pc.a.v[gl_GlobalInvocationID.x]; int i = int(gl_WorkGroupID.y) * 65536 + int(gl_WorkGroupID.x) * 64 + int(gl_LocalInvocationID.x);\n";
+      std::string adj = own;
+      for (int u = 0; u < 16; ++u) {
+        own += "  pc.c.v[i * 16 + " + std::to_string(u) + "] = x + " + std::to_string(u) + ".0;\n";
+        adj += "  pc.c.v[(i / 64) * 1024 + " + std::to_string(u * 64) + " + i % 64] = x + " + std::to_string(u) + ".0;\n";
+      }
+      uint32_t gy = big ? 16 : 1;
+      row(std::string("store_rows16") + (big ? "_big" : ""), with_local(64, own + "}\n"), 1024, gy, 64.0 * 1024 * 16 * gy);
+      row(std::string("store_lanes_adjacent") + (big ? "_big" : ""), with_local(64, adj + "}\n"), 1024, gy, 64.0 * 1024 * 16 * gy);
+    }
   }
   // FMA from registers: 8 independent chains, 256 steps: 64*1024*2048 FMAs.
+  {
+    // Straight-line FMAs: 8 independent chains of 128 steps, scalar variables, no loop.
+    std::string f = "void main() { float x = pc.a.v[gl_GlobalInvocationID.x];\n";
+    for (int i = 0; i < 8; ++i) f += "  precise float a" + std::to_string(i) + " = float(" + std::to_string(i) + ");\n";
+    for (int k = 0; k < 128; ++k)
+      for (int i = 0; i < 8; ++i) f += "  a" + std::to_string(i) + " = fma(a" + std::to_string(i) + ", x, 0.5);\n";
+    f += "  pc.c.v[gl_GlobalInvocationID.x] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7; }\n";
+    row("fma_straight", with_local(64, f), 1024, 1, 64.0 * 1024 * 1024);
+    std::string g = "void main() { float x = pc.a.v[gl_GlobalInvocationID.x];\n";
+    for (int i = 0; i < 8; ++i) g += "  float a" + std::to_string(i) + " = float(" + std::to_string(i) + ");\n";
+    for (int k = 0; k < 128; ++k)
+      for (int i = 0; i < 8; ++i) g += "  a" + std::to_string(i) + " = fma(a" + std::to_string(i) + ", x, 0.5);\n";
+    g += "  pc.c.v[gl_GlobalInvocationID.x] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7; }\n";
+    row("fma_straight_not_precise", with_local(64, g), 1024, 1, 64.0 * 1024 * 1024);
+  }
   row("fma_registers", with_local(64, "void main() { float x = pc.a.v[gl_GlobalInvocationID.x]; precise float acc[8]; for (int i = 0; i < 8; ++i) acc[i] = float(i);"
       " for (int k = 0; k < 256; ++k) for (int i = 0; i < 8; ++i) acc[i] = fma(acc[i], x, 0.5);"
       " float t = 0.0; for (int i = 0; i < 8; ++i) t += acc[i]; pc.c.v[gl_GlobalInvocationID.x] = t; }\n"), 1024, 1, 64.0 * 1024 * 2048);

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -331,8 +332,21 @@ inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups
   return static_cast<uint32_t>(std::clamp<int64_t>(g, 1, std::min<int64_t>(max_groups, 65535)));
 }
 
+/// Extents of a matmul kernel: output rows M, columns N, inner K, B batches of shape `batch`.
+struct MatMulDims {
+  int64_t M, N, K, B;
+  Shape batch;
+};
+// Operand helpers of the matmul generators (matmul.cpp).
+MatMulDims dims_of(const KernelSpec& k);
+void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch);
+void index_function(GlslWriter& w, const char* name, const View& v, const Shape& batch);
+bool pairs_along(const View& v, int axis);
+
+bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);  // cpu_kernels.cpp
+bool reduce_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);
 GeneratedKernel matmul(const KernelSpec& k, const Target& t);
-GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t);
+GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t);  // matmul_cpu.cpp
 bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& g);
 GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 
