@@ -3,4 +3,5 @@
 #include "descent/array.hpp"
 #include "descent/environment.hpp"
 #include "descent/errors.hpp"
+#include "descent/io.hpp"
 #include "descent/shape.hpp"
