@@ -2,7 +2,8 @@
 # One device-machine call (see docs/PERFORMANCE.md). Usage: bash bench/gpu_run.sh [what...]
 # where what is any of: tests (T13 suites + array_api), bandwidth (bench_elementwise + PyTorch),
 # matmul (bench_matmul + cuBLAS), variants (hand-written diagnostic kernels), torch (the shared
-# torch_reference.py). Default: tests bandwidth matmul.
+# torch_reference.py), torch_quick (its --quick mode), train (bench_train: Fashion-MNIST training
+# steps; NETS and EPOCHS pick networks and epochs). Default: tests bandwidth matmul.
 # Expects gpu/bin/ (stripped Release binaries built in build-gpu/), .gl/ (Vulkan loader debs) and,
 # for `torch`, gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
 set -u
@@ -36,6 +37,13 @@ for what in ${@:-tests bandwidth matmul}; do
     variants)
       gpu/bin/bench_bandwidth_variants $N 20 random > "$OUT/variants.csv" 2> "$OUT/variants.err"
       cat "$OUT/variants.csv" ;;
+    train)
+      DESCENT_DEBUG=2 gpu/bin/bench_train ${NETS:-linear single-layer conv-net} --epochs ${EPOCHS:-3} > "$OUT/train.csv" 2> "$OUT/train.err"
+      echo "bench_train rc=$?"; cat "$OUT/train.csv"
+      grep -A12 "descent: run:" "$OUT/train.err" | tail -13 ;;
+    torch_quick)
+      PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda --quick > "$OUT/torch_ref.txt" 2>&1
+      grep -E "RESULT|device" "$OUT/torch_ref.txt" ;;
     torch)
       PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda > "$OUT/torch_ref.txt" 2>&1
       grep RESULT "$OUT/torch_ref.txt" ;;

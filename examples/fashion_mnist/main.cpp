@@ -79,9 +79,15 @@ int main(int argc, char** argv) {
                 env.device_name().c_str(), network.c_str(), optimizer.c_str(), batch, epochs, trials,
                 trials == 1 ? "" : "s");
     auto net = fashion::make_network(network, env);
+    // The datasets live on the device; each step uploads only its shuffled image indices and
+    // gathers the batch there.
     const int64_t m = batch, test_m = test.count % batch == 0 ? batch : 1000;
-    auto x = env.static_parameter({m, 28, 28, 1}, "x"), y = env.static_parameter({m}, "y");
-    auto tx = env.static_parameter({test_m, 28, 28, 1}, "test_x"), ty = env.static_parameter({test_m}, "test_y");
+    auto train_x = env.static_parameter_with_data({train.count, 28, 28, 1}, "train_x", train.images);
+    auto train_y = env.static_parameter_with_data({train.count}, "train_y", train.labels);
+    auto test_x = env.static_parameter_with_data({test.count, 28, 28, 1}, "test_x", test.images);
+    auto test_y = env.static_parameter_with_data({test.count}, "test_y", test.labels);
+    auto idx = env.static_parameter({m}, "batch", descent::DType::kU32);
+    auto test_idx = env.static_parameter({test_m}, "test_batch", descent::DType::kU32);
     auto lr_scale = env.static_parameter({1}, "lr_scale");
     auto loss_sum = env.static_parameter({1}, "loss_sum"), acc_sum = env.static_parameter({1}, "acc_sum");
     auto norm = env.static_parameter({1}, "norm");
@@ -97,15 +103,17 @@ int main(int argc, char** argv) {
       s.write_parameter_value(acc_sum, s.parameter_value(acc_sum) + acc);
     };
     auto train_graph = env.build_graph([&](descent::Scope& s) {
-      auto logits = s.parameter(x).apply(*net, descent::EvalContext::train());
-      auto labels = s.parameter_value(y);
+      auto b = s.parameter_value(idx);
+      auto logits = descent::DualArray(s.parameter_value(train_x).gather(0, b)).apply(*net, descent::EvalContext::train());
+      auto labels = s.parameter_value(train_y).gather(0, b);
       auto loss = descent::softmax_cross_entropy(logits, labels);
       add_stats(s, logits, labels, loss.set_loss());
       opt->step(s, base_lr * s.parameter_value(lr_scale));
     });
     auto test_graph = env.build_graph([&](descent::Scope& s) {
-      auto logits = s.parameter(tx).apply(*net, descent::EvalContext::test());
-      auto labels = s.parameter_value(ty);
+      auto b = s.parameter_value(test_idx);
+      auto logits = descent::DualArray(s.parameter_value(test_x).gather(0, b)).apply(*net, descent::EvalContext::test());
+      auto labels = s.parameter_value(test_y).gather(0, b);
       add_stats(s, logits, labels, descent::softmax_cross_entropy(logits, labels).value());
     });
     auto norm_graph = env.build_graph([&](descent::Scope& s) {
@@ -126,7 +134,7 @@ int main(int argc, char** argv) {
     if (!csv.empty() && !csv_file) throw descent::UsageError("fashion_mnist: cannot write " + csv);
     const bool tty = isatty(STDERR_FILENO) && !quiet;
     const int64_t train_batches = train.count / m, test_batches = test.count / test_m;
-    std::vector<float> bx(static_cast<size_t>(m * 784)), by(static_cast<size_t>(m));
+    std::vector<uint32_t> test_batch_idx(static_cast<size_t>(test_m));
     double final_test_acc = 0;
 
     for (int trial = 0; trial < trials; ++trial) {
@@ -134,8 +142,8 @@ int main(int argc, char** argv) {
       env.reset_parameters(seed + static_cast<uint64_t>(trial));
       opt->reset(env);
       if (csv_file) std::fprintf(csv_file, "# epoch, train_loss, test_loss, train_accuracy, test_accuracy\n");
-      std::vector<int64_t> order(static_cast<size_t>(train.count));
-      for (int64_t i = 0; i < train.count; ++i) order[static_cast<size_t>(i)] = i;
+      std::vector<uint32_t> order(static_cast<size_t>(train.count));
+      for (int64_t i = 0; i < train.count; ++i) order[static_cast<size_t>(i)] = static_cast<uint32_t>(i);
       for (int epoch = 0; epoch < epochs; ++epoch) {
         env.write_parameter(lr_scale, {static_cast<float>(std::pow(0.5, epoch / 40.0))});
         env.write_parameter(loss_sum, {0.0f});
@@ -144,13 +152,7 @@ int main(int argc, char** argv) {
           std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng() % static_cast<uint64_t>(i + 1))]);
         double t0 = now_s();
         for (int64_t b = 0; b < train_batches; ++b) {
-          for (int64_t i = 0; i < m; ++i) {
-            int64_t src = order[static_cast<size_t>(b * m + i)];
-            std::copy_n(&train.images[static_cast<size_t>(src * 784)], 784, &bx[static_cast<size_t>(i * 784)]);
-            by[static_cast<size_t>(i)] = train.labels[static_cast<size_t>(src)];
-          }
-          env.write_parameter(x, bx);
-          env.write_parameter(y, by);
+          env.write_parameter(idx, std::span<const uint32_t>(&order[static_cast<size_t>(b * m)], static_cast<size_t>(m)));
           env.run(train_graph, static_cast<uint32_t>(rng()));
           if (tty && (b % 4 == 3 || b + 1 == train_batches)) {
             double dt = now_s() - t0;
@@ -168,8 +170,8 @@ int main(int argc, char** argv) {
         env.write_parameter(loss_sum, {0.0f});
         env.write_parameter(acc_sum, {0.0f});
         for (int64_t b = 0; b < test_batches; ++b) {
-          env.write_parameter(tx, std::span<const float>(&test.images[static_cast<size_t>(b * test_m * 784)], static_cast<size_t>(test_m * 784)));
-          env.write_parameter(ty, std::span<const float>(&test.labels[static_cast<size_t>(b * test_m)], static_cast<size_t>(test_m)));
+          for (int64_t i = 0; i < test_m; ++i) test_batch_idx[static_cast<size_t>(i)] = static_cast<uint32_t>(b * test_m + i);
+          env.write_parameter(test_idx, test_batch_idx);
           env.run(test_graph);
         }
         float test_loss = env.read_parameter_scalar(loss_sum) / static_cast<float>(test_batches * test_m);

@@ -1,6 +1,7 @@
 // Umbrella header: everything a user of descent needs.
 #pragma once
 #include "descent/array.hpp"
+#include "descent/checkpoint.hpp"
 #include "descent/dual_array.hpp"
 #include "descent/environment.hpp"
 #include "descent/errors.hpp"

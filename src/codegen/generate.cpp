@@ -4,6 +4,7 @@
 #include "codegen/generate.hpp"
 
 #include "codegen/body.hpp"
+#include "codegen/matmul_common.hpp"
 #include "util/assert.hpp"
 
 namespace descent::codegen {
@@ -171,7 +172,9 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
 GeneratedKernel generate(const KernelSpec& k, const Target& t) {
   GeneratedKernel g = k.type == KernelSpec::Type::Reduce   ? reduce(k, t)
                       : k.type == KernelSpec::Type::MatMul
-                          ? (k.fp16_inputs && t.coopmat_nv ? matmul_coopmat(k, t) : matmul(k, t))
+                          ? (k.fp16_inputs && t.coopmat_nv ? matmul_coopmat(k, t)
+                             : use_narrow_tiles(k, t) ? matmul_narrow(k, t)
+                                                      : matmul(k, t))
                                                            : elementwise(k, t);
   g.push_bytes = static_cast<uint32_t>(8 * (1 + k.inputs.size() + k.outputs.size()));
   return g;

@@ -1,15 +1,9 @@
 // GLSL generation for matrix products: the float32 tiled kernel (GPUs), the register-blocked
 // kernel (CPU devices) and the float16-input cooperative-matrix kernel. Every output element is
 // summed in a fixed order; per-element consumers run as the epilogue. Writes GLSL only.
-#include "codegen/body.hpp"
+#include "codegen/matmul_common.hpp"
 
 namespace descent::codegen::internal {
-
-/// Extents of a matmul kernel: output rows M, columns N, inner K, B batches of shape `batch`.
-struct MatMulDims {
-  int64_t M, N, K, B;
-  Shape batch;
-};
 
 MatMulDims dims_of(const KernelSpec& k) {
   const Shape& s = k.matmul_shape;
@@ -25,8 +19,6 @@ void set_groups(GeneratedKernel& g, int64_t M, int64_t N, int64_t B, int tile) {
   g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
 }
 
-/// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
-/// column c, read through its view (zero outside zero padding).
 void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch) {
   w.open(fmt::format("float load_{}(int b, int r, int c)", name));
   std::vector<std::string> coords;
@@ -46,7 +38,6 @@ void load_function(GlslWriter& w, const char* name, int input, const View& v, co
   w.close();
 }
 
-/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
 bool unit_stride(const View& v, int axis) {
   if (v.any_bounds()) return false;
   int64_t base = 0;

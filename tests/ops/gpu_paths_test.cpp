@@ -77,14 +77,19 @@ namespace {
 class GpuMatMul : public GpuCodePaths {};
 
 TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
-  // The 128x128 shared-memory kernel, with operands contiguous along k, m or n (each picks a
-  // different cooperative load order), ragged sizes and a fused epilogue.
+  // The 128x128 shared-memory kernel and the narrow-tile kernel (<= 32 rows or columns: every
+  // tile shape 64x16, 64x32, 32x64, 16x64, 16x16 is hit below), with operands contiguous along
+  // k, m or n (each picks a different cooperative load order), ragged sizes, a fused epilogue.
   struct Case {
     int64_t m, k, n;
     bool ta, tb;
   };
   const Case cases[] = {{130, 17, 129, false, false}, {33, 40, 7, true, false},
-                        {5, 129, 140, false, true}, {129, 31, 130, true, true}};
+                        {5, 129, 140, false, true}, {129, 31, 130, true, true},
+                        {9, 300, 16, true, false},  {200, 9, 16, false, false},
+                        {72, 50, 16, true, true},   {70, 33, 20, false, true},
+                        {20, 21, 70, true, false},  {10, 17, 100, false, false},
+                        {9, 40, 14, false, true}};
   uint32_t salt = 500;
   for (const Case& c : cases) {
     Input a{c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, random_values(c.m * c.k, salt++)};
