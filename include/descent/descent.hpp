@@ -3,6 +3,7 @@
 #include "descent/array.hpp"
 #include "descent/checkpoint.hpp"
 #include "descent/dual_array.hpp"
+#include "descent/encodings.hpp"
 #include "descent/environment.hpp"
 #include "descent/errors.hpp"
 #include "descent/initializer.hpp"

@@ -18,8 +18,8 @@ void load_function(GlslWriter& w, const char* name, int input, const View& v, co
 /// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
 bool unit_stride(const View& v, int axis);
 
-/// GPU products with at most 32 rows or columns: 16x16 threads over 16..64-wide tiles, so few
-/// threads idle on masked outputs (conv weight gradients, narrow layers).
+/// GPU products for which 16..64-wide tiles beat 128 x 128 ones (few rows or columns, or too few
+/// tiles to fill the card): 16 x 16 threads, so few threads idle on masked outputs.
 bool use_narrow_tiles(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t);
 

@@ -1,6 +1,6 @@
-// GLSL for matrix products with few rows or columns on GPUs: 256 threads as 16 x 16, each owning
-// (TM / 16) x (TN / 16) outputs of a TM x TN tile, TM and TN in {16, 32, 64} chosen to waste the
-// fewest masked outputs. Same summation order as every matmul kernel (k = 0..K-1, fma, precise),
+// GLSL for GPU matrix products that would leave 128 x 128 tiles mostly masked or the card mostly
+// idle (few rows or columns, few tiles): 256 threads as 16 x 16, each owning (TM / 16) x (TN / 16)
+// outputs of a TM x TN tile, TM and TN in {16, 32, 64} chosen by an occupancy/waste estimate. Same summation order as every matmul kernel (k = 0..K-1, fma, precise),
 // so results are bit-identical to the other variants. Writes GLSL only.
 #include "codegen/matmul_common.hpp"
 
@@ -9,17 +9,27 @@ namespace descent::codegen::internal {
 namespace {
 struct Tiles {
   int tm, tn;
+  double speed;  // rough relative throughput per useful output (register reuse per tile shape)
 };
 
-Tiles choose(int64_t M, int64_t N) {
-  const Tiles candidates[] = {{64, 16}, {64, 32}, {32, 64}, {16, 64}, {16, 16}};
-  Tiles best{16, 16};
-  int64_t best_area = -1;
+constexpr double kFullGpu = 264;  // workgroups for two per SM on a 132-SM card: enough to fill it
+
+/// The tile with the lowest estimated cost: padded output area / (speed x occupancy), where
+/// occupancy is the fraction of the card a grid of that many workgroups fills. 128 x 128 is the
+/// big kernel in matmul.cpp.
+Tiles choose(int64_t M, int64_t N, int64_t B) {
+  const Tiles candidates[] = {{128, 128, 1.0}, {64, 64, 0.75}, {64, 32, 0.55}, {32, 64, 0.55},
+                              {32, 32, 0.4},   {64, 16, 0.35}, {16, 64, 0.35}, {16, 16, 0.15}};
+  Tiles best = candidates[0];
+  double best_cost = -1;
   for (Tiles c : candidates) {
-    int64_t area = (M + c.tm - 1) / c.tm * c.tm * ((N + c.tn - 1) / c.tn * c.tn);
-    if (best_area < 0 || area < best_area || (area == best_area && c.tm * c.tn > best.tm * best.tn)) {
+    int64_t tiles_m = (M + c.tm - 1) / c.tm, tiles_n = (N + c.tn - 1) / c.tn;
+    double area = static_cast<double>(tiles_m * c.tm) * static_cast<double>(tiles_n * c.tn) * B;
+    double occupancy = std::min(1.0, static_cast<double>(tiles_m * tiles_n * B) / kFullGpu);
+    double cost = area / (c.speed * occupancy);
+    if (best_cost < 0 || cost < best_cost) {
       best = c;
-      best_area = area;
+      best_cost = cost;
     }
   }
   return best;
@@ -29,12 +39,12 @@ Tiles choose(int64_t M, int64_t N) {
 bool use_narrow_tiles(const KernelSpec& k, const Target& t) {
   if (t.cpu) return false;
   MatMulDims d = dims_of(k);
-  return d.M <= 32 || d.N <= 32;
+  return choose(d.M, d.N, d.B).tm != 128;
 }
 
 GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t) {
   const auto [M, N, K, B, batch] = dims_of(k);
-  const Tiles tiles = choose(M, N);
+  const Tiles tiles = choose(M, N, B);
   const int tm = tiles.tm, tn = tiles.tn, rm = tm / 16, rn = tn / 16, bk = 16;
   GeneratedKernel g;
   g.groups_x = static_cast<uint32_t>((N + tn - 1) / tn);

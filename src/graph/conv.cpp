@@ -59,9 +59,12 @@ DualArray DualArray::conv2d(const DualArray& filter, const Conv2DOptions& o) con
     DualArray wmat = filter.reshape(Shape{oc, depth}).transpose();
     return patches.matmul(wmat).reshape(out);
   }
-  DualArray patches = w.reshape(Shape{n, oh, fh, ow, fw, groups, gc})
-                          .permute({5, 0, 1, 3, 2, 4, 6})
-                          .reshape(Shape{groups, rows, depth});
+  // Split C into (G, GC) before windowing (a free reshape of the image) so the windowed view
+  // needs no reshape: one im2col copy, not two.
+  DualArray xg = reshape(Shape{n, s[1], s[2], groups, gc});
+  if (o.pad > 0) xg = xg.pad(1, o.pad, o.pad, o.pad_mode).pad(2, o.pad, o.pad, o.pad_mode);
+  DualArray wg = xg.windows(1, fh, o.stride_h).windows(3, fw, o.stride_w);  // [N,OH,FH,OW,FW,G,GC]
+  DualArray patches = wg.permute({5, 0, 1, 3, 2, 4, 6}).reshape(Shape{groups, rows, depth});
   DualArray wmat = filter.reshape(Shape{groups, ocg, depth}).transpose();  // [G, depth, OCG]
   return patches.matmul(wmat).permute({1, 0, 2}).reshape(out);
 }

@@ -10,7 +10,7 @@
 namespace descent::detail {
 
 namespace {
-constexpr int64_t kMinK = 4096;           // shorter products keep one pass
+constexpr int64_t kMinK = 768;            // shorter products keep one pass
 constexpr int64_t kMinChunk = 256;        // K per chunk at least this long
 constexpr int64_t kMaxOutputs = 1 << 18;  // more outputs already give enough parallelism
 constexpr int64_t kTargetWork = 1 << 20;  // aim for about this many (chunk, output) pairs
