@@ -17,6 +17,9 @@ struct Target {
   bool nan_preserve = false;        // request SignedZeroInfNanPreserve (float32)
   uint32_t subgroup_size = 0;       // 0: no subgroup shuffles (reductions use shared memory only)
   int reduce_threads = 0;           // >0: force threads per reduced row (DESCENT_REDUCE_THREADS)
+  uint32_t max_shared_memory = 16384;  // maxComputeSharedMemorySize, bytes (16 KiB: the minimum)
+  int coopmat_variant = 0;          // 0: automatic; n > 0: tile configuration n (DESCENT_COOPMAT_VARIANT)
+  bool coopmat_emulate = false;     // tests only: the coopmat kernel with fragment ops in plain GLSL
 };
 
 struct GeneratedKernel {
@@ -28,5 +31,8 @@ struct GeneratedKernel {
 };
 
 GeneratedKernel generate(const detail::KernelSpec& k, const Target& target);
+
+/// Number of tile configurations of the cooperative-matrix kernel (valid coopmat_variant: 1..n).
+int coopmat_variant_count();
 
 }  // namespace descent::codegen

@@ -87,6 +87,8 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.reduce_threads = flags().reduce_threads;
   s.target.subgroup_size = s.ctx->info().subgroup_size;
   s.target.coopmat_nv = s.ctx->info().has_cooperative_matrix_nv && s.ctx->info().subgroup_size == 32;
+  s.target.coopmat_variant = flags().coopmat_variant;
+  s.target.max_shared_memory = s.ctx->info().max_shared_memory;
   s.target.denorm_preserve = s.ctx->info().denorm_preserve_f32;
   s.target.nan_preserve = s.ctx->info().signed_zero_inf_nan_preserve_f32;
   if (flags().debug >= 1)

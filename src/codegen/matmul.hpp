@@ -1,0 +1,30 @@
+// Pieces shared by the two matrix-product generators (matmul.cpp: float32 kernels;
+// matmul_coopmat.cpp: float16 inputs on cooperative matrices). Internal to codegen: writes GLSL
+// text only, never touches Vulkan.
+#pragma once
+#include "codegen/body.hpp"
+
+namespace descent::codegen::internal {
+
+/// Extents of a matmul kernel: output rows M, columns N, inner K, B batches of shape `batch`.
+struct MatMulDims {
+  int64_t M, N, K, B;
+  Shape batch;
+};
+
+MatMulDims dims_of(const KernelSpec& k);
+
+/// GLSL expressions for the coordinates of batch index `b` along each axis of `batch`.
+std::vector<std::string> batch_coords(const Shape& batch);
+
+/// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
+/// column c, read through its view (zero outside zero padding).
+void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch);
+
+/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
+bool unit_stride(const View& v, int axis);
+
+GeneratedKernel matmul(const KernelSpec& k, const Target& t);
+GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
+
+}  // namespace descent::codegen::internal
