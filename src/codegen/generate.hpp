@@ -19,7 +19,7 @@ struct Target {
   int reduce_threads = 0;           // >0: force threads per reduced row (DESCENT_REDUCE_THREADS)
   uint32_t max_shared_memory = 16384;  // maxComputeSharedMemorySize, bytes (16 KiB: the minimum)
   int coopmat_variant = 0;          // 0: automatic; n > 0: tile configuration n (DESCENT_COOPMAT_VARIANT)
-  bool coopmat_emulate = false;     // tests only: the coopmat kernel with fragment ops in plain GLSL
+  bool coopmat_emulate = false;     // tests: without coopmat_nv, the coopmat kernel in plain GLSL
 };
 
 struct GeneratedKernel {
