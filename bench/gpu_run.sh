@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One device-machine call (see docs/PERFORMANCE.md). Usage: bash bench/gpu_run.sh [what...]
 # where what is any of: tests (T13 suites + array_api), bandwidth (bench_elementwise + PyTorch),
-# matmul (bench_matmul + cuBLAS), variants (hand-written diagnostic kernels), torch (the shared
-# torch_reference.py), torch_quick (its --quick mode), train (bench_train: Fashion-MNIST training
-# steps; NETS and EPOCHS pick networks and epochs). Default: tests bandwidth matmul.
+# matmul (bench_matmul + cuBLAS), coopmat (every cooperative-matrix tile variant, float16 inputs,
+# + cuBLAS; COOPMAT_VARIANTS=all or a list like 1,3), variants (hand-written diagnostic kernels),
+# torch (the shared torch_reference.py), torch_quick (its --quick mode), train (bench_train:
+# Fashion-MNIST training steps; NETS and EPOCHS pick networks and epochs). Default: tests bandwidth matmul.
 # Expects gpu/bin/ (stripped Release binaries built in build-gpu/), .gl/ (Vulkan loader debs) and,
 # for `torch`, gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
 set -u
@@ -34,6 +35,11 @@ for what in ${@:-tests bandwidth matmul}; do
       gpu/bin/bench_matmul ${SIZES:-1024 2048 4096 8192} > "$OUT/matmul.csv" 2> "$OUT/matmul.err"
       PYTHONUNBUFFERED=1 python3 bench/torch_matmul.py ${SIZES:-1024 2048 4096 8192} > "$OUT/torch_matmul.txt" 2>&1
       cat "$OUT/matmul.csv" "$OUT/torch_matmul.txt" ;;
+    coopmat)
+      gpu/bin/bench_matmul --fp16-only --variants=${COOPMAT_VARIANTS:-all} ${SIZES:-2048 4096 8192} > "$OUT/coopmat.csv" 2> "$OUT/coopmat.err"
+      echo "bench rc=$?"
+      PYTHONUNBUFFERED=1 python3 bench/torch_matmul.py ${SIZES:-2048 4096 8192} > "$OUT/torch_matmul.txt" 2>&1
+      cat "$OUT/coopmat.csv" "$OUT/torch_matmul.txt" ;;
     variants)
       gpu/bin/bench_bandwidth_variants $N 20 random > "$OUT/variants.csv" 2> "$OUT/variants.err"
       cat "$OUT/variants.csv" ;;

@@ -1,5 +1,5 @@
 // Internal pieces shared by the GLSL generators (generate.cpp: elementwise and reductions;
-// matmul.cpp: matrix products): the per-element body writer, view index expressions, the kernel
+// matmul*.cpp: matrix products): the per-element body writer, view index expressions, the kernel
 // header. Not part of any public interface; writes GLSL text only, never touches Vulkan.
 #pragma once
 #include <fmt/format.h>
@@ -196,7 +196,7 @@ class BodyWriter {
 };
 
 inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,
-            bool coopmat = false) {
+            bool coopmat = false, const char* extension = nullptr) {
   w.line("#version 460");
   // Float controls where the device offers them: keep denormals, NaN, Inf and -0 exact, so the
   // driver may not flush or rewrite selects into NaN-ignoring min/max (the reference assumes IEEE).
@@ -214,6 +214,7 @@ inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int loca
     w.line("#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require");
     w.line("#extension GL_KHR_shader_subgroup_basic : require");
   }
+  if (extension) w.line("#extension {} : require", extension);
   w.line("// descent kernel: {}", k.label);
   w.raw(std::string(detail::embedded_shader("common.glsl")));
   w.line("layout(local_size_x = {}) in;", local_size);
@@ -227,8 +228,5 @@ inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups
   int64_t g = (items + per_group - 1) / per_group;
   return static_cast<uint32_t>(std::clamp<int64_t>(g, 1, std::min<int64_t>(max_groups, 65535)));
 }
-
-GeneratedKernel matmul(const KernelSpec& k, const Target& t);
-GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 
 }  // namespace descent::codegen::internal

@@ -1,10 +1,10 @@
-// Generates GLSL for elementwise and reduction kernels (matrix products: matmul.cpp). All shapes,
+// Generates GLSL for elementwise and reduction kernels (matrix products: matmul*.cpp). All shapes,
 // strides and literals are baked in as constants. Every value is a `precise float` so fused and
 // unfused kernels round identically.
 #include "codegen/generate.hpp"
 
 #include "codegen/body.hpp"
-#include "codegen/matmul_common.hpp"
+#include "codegen/matmul.hpp"
 #include "util/assert.hpp"
 
 namespace descent::codegen {
@@ -172,7 +172,7 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
 GeneratedKernel generate(const KernelSpec& k, const Target& t) {
   GeneratedKernel g = k.type == KernelSpec::Type::Reduce   ? reduce(k, t)
                       : k.type == KernelSpec::Type::MatMul
-                          ? (k.fp16_inputs && t.coopmat_nv ? matmul_coopmat(k, t)
+                          ? (k.fp16_inputs && (t.coopmat_nv || t.coopmat_emulate) ? matmul_coopmat(k, t)
                              : use_narrow_tiles(k, t) ? matmul_narrow(k, t)
                                                       : matmul(k, t))
                                                            : elementwise(k, t);

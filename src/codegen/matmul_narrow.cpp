@@ -2,7 +2,7 @@
 // idle (few rows or columns, few tiles): 256 threads as 16 x 16, each owning (TM / 16) x (TN / 16)
 // outputs of a TM x TN tile, TM and TN in {16, 32, 64} chosen by an occupancy/waste estimate. Same summation order as every matmul kernel (k = 0..K-1, fma, precise),
 // so results are bit-identical to the other variants. Writes GLSL only.
-#include "codegen/matmul_common.hpp"
+#include "codegen/matmul.hpp"
 
 namespace descent::codegen::internal {
 
@@ -34,17 +34,21 @@ Tiles choose(int64_t M, int64_t N, int64_t B) {
   }
   return best;
 }
+
+Tiles choose(const KernelSpec& k, const Target& t) {
+  MatMulDims d = dims_of(k);
+  if (t.matmul_tile > 0) return Tiles{std::min(t.matmul_tile, 128), std::min(t.matmul_tile, 128), 1.0};
+  return choose(d.M, d.N, d.B);
+}
 }  // namespace
 
 bool use_narrow_tiles(const KernelSpec& k, const Target& t) {
-  if (t.cpu) return false;
-  MatMulDims d = dims_of(k);
-  return choose(d.M, d.N, d.B).tm != 128;
+  return !t.cpu && choose(k, t).tm != 128;
 }
 
 GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t) {
   const auto [M, N, K, B, batch] = dims_of(k);
-  const Tiles tiles = choose(M, N, B);
+  const Tiles tiles = choose(k, t);
   const int tm = tiles.tm, tn = tiles.tn, rm = tm / 16, rn = tn / 16, bk = 16;
   GeneratedKernel g;
   g.groups_x = static_cast<uint32_t>((N + tn - 1) / tn);

@@ -1,5 +1,6 @@
-// Declarations shared by the matmul generators (matmul.cpp: big GPU tiles, CPU kernel, coopmat;
-// matmul_narrow.cpp: small tiles for products with few rows or columns). Writes GLSL only.
+// Pieces shared by the matrix-product generators (matmul.cpp: float32 kernels; matmul_narrow.cpp:
+// small tiles; matmul_coopmat.cpp: float16 inputs on cooperative matrices). Internal to codegen: writes GLSL
+// text only, never touches Vulkan.
 #pragma once
 #include "codegen/body.hpp"
 
@@ -12,9 +13,14 @@ struct MatMulDims {
 };
 
 MatMulDims dims_of(const KernelSpec& k);
+
+/// GLSL expressions for the coordinates of batch index `b` along each axis of `batch`.
+std::vector<std::string> batch_coords(const Shape& batch);
+
 /// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
 /// column c, read through its view (zero outside zero padding).
 void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch);
+
 /// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
 bool unit_stride(const View& v, int axis);
 
@@ -22,5 +28,8 @@ bool unit_stride(const View& v, int axis);
 /// tiles to fill the card): 16 x 16 threads, so few threads idle on masked outputs.
 bool use_narrow_tiles(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t);
+
+GeneratedKernel matmul(const KernelSpec& k, const Target& t);
+GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 
 }  // namespace descent::codegen::internal
