@@ -288,13 +288,20 @@ Array Array::reduce_sum(const std::vector<int>& axes, bool keep_dims) const {
   std::sort(norm.begin(), norm.end());
   if (std::adjacent_find(norm.begin(), norm.end()) != norm.end())
     throw ShapeError(fmt::format("reduce_sum: repeated axis in {} for shape {}", fmt::join(axes, ", "), s.str()));
-  // Runs of adjacent axes are merged by a free reshape and reduced as one axis (one kernel, not
-  // one per axis); the result is then shaped back.
+  // A run of adjacent axes that ends at the last axis (a row reduction over contiguous memory)
+  // is merged by a free reshape and reduced as one axis: one kernel, not one per axis. Other runs
+  // stay per axis: merging them leaves a column reduction with a short inner extent, which
+  // coalesces badly on GPUs (measured 10x slower for [784000, 16] than [1000, 12544] + 2 small).
   std::vector<int64_t> merged;
   std::vector<int> reduce_at;
+  auto in_tail_run = [&](int j) {
+    for (int q = j; q < s.rank(); ++q)
+      if (!std::binary_search(norm.begin(), norm.end(), q)) return false;
+    return true;
+  };
   for (int j = 0; j < s.rank(); ++j) {
     bool red = std::binary_search(norm.begin(), norm.end(), j);
-    bool joins = red && j > 0 && std::binary_search(norm.begin(), norm.end(), j - 1);
+    bool joins = red && j > 0 && in_tail_run(j - 1);
     if (joins) merged.back() *= s[j];
     else {
       if (red) reduce_at.push_back(static_cast<int>(merged.size()));
