@@ -1,5 +1,5 @@
 # descent: the main commands.
-#   make demo   installs what is missing, builds, and runs the demo
+#   make demo   installs what is missing, builds, fetches Fashion-MNIST, trains the conv-net
 #   make test   installs what is missing, builds, and runs the whole test suite
 #   make data   downloads Fashion-MNIST and copies the astronaut image into data/
 #   make fashion-results / image-fit-results   regenerate the README's tables and plots
@@ -48,8 +48,10 @@ image-fit-results: data
 	done
 	@bash tools/plot-results.sh image_fit $(RESULTS)
 
+# Trains the Fashion-MNIST conv-net for a few epochs (a few minutes on a CPU) and prints its
+# test accuracy (tools/demo.sh).
 demo: build
-	@$(BUILD)/examples/array_api $(BUILD)
+	@bash tools/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD).configure.log

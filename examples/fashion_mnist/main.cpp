@@ -6,6 +6,7 @@
 #include <descent/descent.hpp>
 #include <descent/io.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
   int epochs = 40, batch = 1000, trials = 1;
   uint64_t seed = 0;
   float weight_decay = 1e-8f;
-  bool quiet = false, timings = false;
+  bool quiet = false, timings = false, demo = false;
+  double max_seconds = 0;
   app.add_option("network", network, "linear | single-layer | conv-net | conv-blur-net")
       ->check(CLI::IsMember({"linear", "single-layer", "conv-net", "conv-blur-net"}));
   app.add_option("-o,--optimizer", optimizer, "adam (lr 0.005) | sgd (lr 0.1, momentum 0.9)")
@@ -68,6 +70,8 @@ int main(int argc, char** argv) {
   app.add_option("--csv", csv, "CSV file: epoch, train_loss, test_loss, train_accuracy, test_accuracy");
   app.add_option("--dot", dot_dir, "write train/test graph drawings (.dot) into this folder");
   app.add_option("--save", save, "write the trained parameters to this safetensors file");
+  app.add_option("--max-seconds", max_seconds, "stop training after this much time (then test); 0: no limit");
+  app.add_flag("--demo", demo, "3 epochs; on a CPU device batch 100 and at most 200 s of training");
   app.add_flag("--timings", timings, "print per-kernel GPU times of the first two epochs");
   app.add_flag("-q,--quiet", quiet, "only the final summary");
   CLI11_PARSE(app, argc, argv);
@@ -75,6 +79,15 @@ int main(int argc, char** argv) {
   try {
     Dataset train = load(data_dir, "train"), test = load(data_dir, "t10k");
     descent::Environment env;
+    if (demo) {
+      epochs = 3;
+      if (env.device_is_cpu()) {
+        batch = 100;
+        if (max_seconds == 0) max_seconds = 200;
+        std::printf("demo: no GPU, training on the CPU (%s) for at most %.0f s\n",
+                    env.device_name().c_str(), max_seconds);
+      }
+    }
     std::printf("device: %s\nnetwork: %s, optimizer: %s, batch %d, %d epochs, %d trial%s\n",
                 env.device_name().c_str(), network.c_str(), optimizer.c_str(), batch, epochs, trials,
                 trials == 1 ? "" : "s");
@@ -136,6 +149,8 @@ int main(int argc, char** argv) {
     const int64_t train_batches = train.count / m, test_batches = test.count / test_m;
     std::vector<uint32_t> test_batch_idx(static_cast<size_t>(test_m));
     double final_test_acc = 0;
+    const double t_begin = now_s();
+    bool out_of_time = false;
 
     for (int trial = 0; trial < trials; ++trial) {
       std::mt19937_64 rng(seed + static_cast<uint64_t>(trial));
@@ -151,9 +166,15 @@ int main(int argc, char** argv) {
         for (int64_t i = train.count - 1; i > 0; --i)  // Fisher-Yates with the trial's generator
           std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng() % static_cast<uint64_t>(i + 1))]);
         double t0 = now_s();
-        for (int64_t b = 0; b < train_batches; ++b) {
+        int64_t done = 0;
+        for (int64_t b = 0; b < train_batches && !out_of_time; ++b) {
           env.write_parameter(idx, std::span<const uint32_t>(&order[static_cast<size_t>(b * m)], static_cast<size_t>(m)));
           env.run(train_graph, static_cast<uint32_t>(rng()));
+          done = b + 1;
+          if (max_seconds > 0 && b % 4 == 3) {
+            env.wait_idle();
+            out_of_time = now_s() - t_begin > max_seconds;
+          }
           if (tty && (b % 4 == 3 || b + 1 == train_batches)) {
             double dt = now_s() - t0;
             std::fprintf(stderr, "\r  epoch %d/%d  batch %lld/%lld  %.0f images/s   ", epoch + 1, epochs,
@@ -161,8 +182,8 @@ int main(int argc, char** argv) {
                          static_cast<double>((b + 1) * m) / dt);
           }
         }
-        float train_loss = env.read_parameter_scalar(loss_sum) / static_cast<float>(train_batches * m);
-        float train_acc = env.read_parameter_scalar(acc_sum) / static_cast<float>(train_batches * m);
+        float train_loss = env.read_parameter_scalar(loss_sum) / static_cast<float>(std::max<int64_t>(done, 1) * m);
+        float train_acc = env.read_parameter_scalar(acc_sum) / static_cast<float>(std::max<int64_t>(done, 1) * m);
         double train_s = now_s() - t0;
         if (timings && epoch < 2) {
           for (const auto& k : env.last_timings(train_graph)) std::printf("  %8.3f ms  %s\n", k.ms, k.label.c_str());
@@ -183,10 +204,15 @@ int main(int argc, char** argv) {
         if (!quiet) {
           std::printf("epoch: %d, loss: %.5f/%.5f, accuracy: %.4f/%.4f, w_norm: %.3f (%.1f s, %.0f images/s)\n",
                       epoch + 1, train_loss, test_loss, train_acc, test_acc, w_norm, train_s,
-                      static_cast<double>(train_batches * m) / train_s);
+                      static_cast<double>(std::max<int64_t>(done, 1) * m) / train_s);
           std::fflush(stdout);
         }
         if (csv_file) std::fprintf(csv_file, "%d, %.6f, %.6f, %.6f, %.6f\n", epoch + 1, train_loss, test_loss, train_acc, test_acc);
+        if (out_of_time) {
+          std::printf("time limit of %.0f s reached after %lld batches of epoch %d\n", max_seconds,
+                      static_cast<long long>(done), epoch + 1);
+          break;
+        }
       }
       if (csv_file) std::fprintf(csv_file, "\n");
       std::printf("trial %d: test accuracy %.2f%%\n", trial + 1, 100.0 * final_test_acc);
