@@ -241,9 +241,13 @@ TEST(Grad, MultiHashGridTables) {
   MultiHashGrid grid(env(), o);
   ASSERT_EQ(grid.entries(), (std::vector<int64_t>{9, 16, 16}));
   auto fn = [&](Scope& s, auto&) {
-    // 24 points spread over (-1, 1)^2 (no parameters, so only the tables vary).
+    // 24 points spread over (-1, 1)^2 (no parameters, so only the tables vary), from exact-ish
+    // arithmetic only: a transcendental here (GPU sin of |x| ~ 40 is off by ~1e-5) moved the
+    // bilinear weights of the finest level by more than the class F bound on the H100. Every
+    // point stays >= 0.0013 cells away from a cell edge, so no rounding flips a vertex.
     Array i = s.coord(Shape{24, 2}, 0), c = s.coord(Shape{24, 2}, 1);
-    Array xy = (i * 1.7f + c * 0.9f + 0.3f).sin() * 0.97f;
+    Array t = i * 0.0791f + c * 0.3137f + 0.05f;
+    Array xy = (t - t.floor()) * 1.9f - 0.95f;
     return DualArray(xy).apply(grid, EvalContext::train());
   };
   GradOptions few;
