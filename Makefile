@@ -1,11 +1,16 @@
-# descent: the two commands.
-#   make demo   installs what is missing, builds, and runs the demo
+# descent: the main commands.
+#   make demo   installs what is missing, builds, fetches Fashion-MNIST, trains the conv-net
 #   make test   installs what is missing, builds, and runs the whole test suite
+#   make data   downloads Fashion-MNIST and copies the astronaut image into data/
+#   make fashion-results / image-fit-results   regenerate the README's tables and plots
+#     (RESULTS=folder, default docs/results; a GPU makes these minutes instead of hours)
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo clean
+RESULTS ?= docs/results
+
+.PHONY: all deps configure build test demo data clean fashion-results image-fit-results
 
 all: build
 
@@ -23,8 +28,30 @@ test: build
 	@bash tools/size-report.sh
 	@cd $(BUILD) && ctest --output-on-failure
 
+# Fashion-MNIST and the astronaut image into data/ (see tools/fetch-data.sh).
+data: build
+	@bash tools/fetch-data.sh $(BUILD)
+
+# 40 epochs, batch 1000, Adam, 2 trials per network (the original's setup), then plots and table.
+fashion-results: data
+	@mkdir -p $(RESULTS)
+	@for net in linear single-layer conv-net conv-blur-net; do \
+	  $(BUILD)/examples/fashion_mnist $$net --epochs 40 --trials 2 --csv $(RESULTS)/fashion_$$net.csv --quiet || exit 1; \
+	done
+	@bash tools/plot-results.sh fashion $(RESULTS)
+
+# 200 epochs of each image_fit network on the default image, then the loss plot and table.
+image-fit-results: data
+	@mkdir -p $(RESULTS)
+	@for net in relu relu-pe siren multi-hash; do \
+	  $(BUILD)/examples/image_fit $$net --csv $(RESULTS)/image_fit_$$net.csv -o $(RESULTS)/image_fit_$$net --quiet || exit 1; \
+	done
+	@bash tools/plot-results.sh image_fit $(RESULTS)
+
+# Trains the Fashion-MNIST conv-net for a few epochs (a few minutes on a CPU) and prints its
+# test accuracy (tools/demo.sh).
 demo: build
-	@$(BUILD)/examples/array_api $(BUILD)
+	@bash tools/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD).configure.log

@@ -1,6 +1,10 @@
-// FP32 matmul benchmark (issue 3 target M1): square products 1024..8192 through descent's
-// generated kernel, GPU-timestamped with the GPU kept busy, random inputs, spot-checked against a
-// float64 dot product on the host. Prints "case,n,ms,TFLOP/s,max_rel_err".
+// Matmul benchmark (targets M1 and M2): square products 1024..8192 through descent's generated
+// kernels, FP32 and float16 inputs, GPU-timestamped with the GPU kept busy, random inputs,
+// spot-checked against a float64 dot product on the host. Prints "case,n,ms,TFLOP/s,max_rel_err".
+// Usage: bench_matmul [--fp16-only] [--variants=all|1,3,...] [sizes...]. --variants times each
+// cooperative-matrix tile variant (Target::coopmat_variant) in this one process; the case name
+// then carries the variant the kernel actually used (a forced variant that does not fit the
+// device's shared memory falls back, and the name says so).
 #include <descent/descent.hpp>
 
 #include <algorithm>
@@ -10,13 +14,47 @@
 #include <string>
 #include <vector>
 
+#include "runtime/state.hpp"
 #include "util/flags.hpp"
 
 using namespace descent;
 
+/// "v3_256x128x16" from the kernel's "// coopmat variant 3: 256x128x16 tiles" line, or "".
+std::string variant_of(const std::string& source) {
+  size_t at = source.find("// coopmat variant ");
+  if (at == std::string::npos) return "";
+  size_t num = at + 19, colon = source.find(':', num), tiles = source.find(" tiles", colon);
+  return "v" + source.substr(num, colon - num) + "_" + source.substr(colon + 2, tiles - colon - 2);
+}
+
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
-  for (int i = 1; i < argc; ++i) sizes.push_back(std::stoll(argv[i]));
+  std::vector<int> variants = {-1};  // -1: whatever the environment chooses
+  bool fp32 = true;
+  for (int i = 1; i < argc; ++i) try {
+    std::string arg = argv[i];
+    if (arg == "--fp16-only") {
+      fp32 = false;
+    } else if (arg.rfind("--variants=", 0) == 0) {
+      variants.clear();
+      std::string list = arg.substr(11);
+      if (list == "all") {
+        for (int v = 1; v <= codegen::coopmat_variant_count(); ++v) variants.push_back(v);
+      } else {
+        for (size_t p = 0; p < list.size();) {
+          size_t e = list.find(',', p);
+          variants.push_back(std::stoi(list.substr(p, e - p)));
+          p = e == std::string::npos ? list.size() : e + 1;
+        }
+      }
+    } else {
+      sizes.push_back(std::stoll(arg));
+    }
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "bench_matmul: bad argument '%s'\nusage: bench_matmul [--fp16-only] "
+                 "[--variants=all|1,3,...] [sizes...]\n", argv[i]);
+    return 2;
+  }
   if (sizes.empty()) sizes = {1024, 2048, 4096, 8192};
   Environment env;
   std::fprintf(stderr, "device: %s\n", env.device_name().c_str());
@@ -30,7 +68,12 @@ int main(int argc, char** argv) {
     auto pa = env.static_parameter_with_data({n, n}, "a", a);
     auto pb = env.static_parameter_with_data({n, n}, "b", b);
     auto pc = env.static_parameter({n, n}, "c");
-    for (auto precision : {MatMulPrecision::kFloat32, MatMulPrecision::kFloat16Inputs}) {
+    std::vector<std::pair<MatMulPrecision, int>> runs;
+    if (fp32) runs.push_back({MatMulPrecision::kFloat32, -1});
+    for (int v : variants) runs.push_back({MatMulPrecision::kFloat16Inputs, v});
+    const int chosen = env.state().target.coopmat_variant;
+    for (auto [precision, variant] : runs) {
+      env.state().target.coopmat_variant = variant < 0 ? chosen : variant;
       detail::mutable_flags().debug = 2;
       Graph g = env.build_graph([&](Scope& s) {
         s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb), precision));
@@ -60,8 +103,12 @@ int main(int argc, char** argv) {
         worst = std::max(worst, std::fabs(c[i * n + j] - ref) / mag);
       }
       bool fp16 = precision == MatMulPrecision::kFloat16Inputs;
-      std::printf("%s,%lld,%.4f,%.2f,%.2e\n", fp16 ? "matmul_fp16_inputs" : "matmul_fp32",
-                  static_cast<long long>(n), ms, 2.0 * n * n * n / (ms * 1e-3) / 1e12, worst);
+      std::string name = fp16 ? "matmul_fp16_inputs" : "matmul_fp32";
+      std::string used = fp16 ? variant_of(g.kernel_source(0)) : "";
+      if (!used.empty()) name += "_" + used;
+      if (variant > 0 && used.rfind("v" + std::to_string(variant) + "_", 0) != 0) name += "_fallback";
+      std::printf("%s,%lld,%.4f,%.2f,%.2e\n", name.c_str(), static_cast<long long>(n), ms,
+                  2.0 * n * n * n / (ms * 1e-3) / 1e12, worst);
       std::fflush(stdout);
     }
   }

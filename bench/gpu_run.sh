@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # One device-machine call (see docs/PERFORMANCE.md). Usage: bash bench/gpu_run.sh [what...]
 # where what is any of: tests (T13 suites + array_api), bandwidth (bench_elementwise + PyTorch),
-# matmul (bench_matmul + cuBLAS), variants (hand-written diagnostic kernels), torch (the shared
-# torch_reference.py). Default: tests bandwidth matmul.
+# matmul (bench_matmul + cuBLAS), coopmat (every cooperative-matrix tile variant, float16 inputs,
+# + cuBLAS; COOPMAT_VARIANTS=all or a list like 1,3), variants (hand-written diagnostic kernels),
+# torch (the shared torch_reference.py), torch_quick (its --quick mode), train (bench_train:
+# Fashion-MNIST training steps; NETS and EPOCHS pick networks and epochs), fashion (40-epoch
+# accuracy runs + determinism), imagefit (200-epoch fits + determinism). Default: tests bandwidth matmul.
 # Expects gpu/bin/ (stripped Release binaries built in build-gpu/), .gl/ (Vulkan loader debs) and,
 # for `torch`, gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
 set -u
@@ -18,7 +21,7 @@ for what in ${@:-tests bandwidth matmul}; do
   case $what in
     tests)
       gpu/bin/array_api /tmp | tail -3
-      for t in ops fusion e2e; do
+      for t in ops fusion e2e grad; do
         gpu/bin/${t}_tests --gtest_brief=1 > "$OUT/${t}_tests.txt" 2>&1; echo "${t}_tests rc=$?"
         grep -E "PASSED|FAILED|SKIPPED" "$OUT/${t}_tests.txt"
       done ;;
@@ -33,9 +36,39 @@ for what in ${@:-tests bandwidth matmul}; do
       gpu/bin/bench_matmul ${SIZES:-1024 2048 4096 8192} > "$OUT/matmul.csv" 2> "$OUT/matmul.err"
       PYTHONUNBUFFERED=1 python3 bench/torch_matmul.py ${SIZES:-1024 2048 4096 8192} > "$OUT/torch_matmul.txt" 2>&1
       cat "$OUT/matmul.csv" "$OUT/torch_matmul.txt" ;;
+    coopmat)
+      gpu/bin/bench_matmul --fp16-only --variants=${COOPMAT_VARIANTS:-all} ${SIZES:-2048 4096 8192} > "$OUT/coopmat.csv" 2> "$OUT/coopmat.err"
+      echo "bench rc=$?"
+      PYTHONUNBUFFERED=1 python3 bench/torch_matmul.py ${SIZES:-2048 4096 8192} > "$OUT/torch_matmul.txt" 2>&1
+      cat "$OUT/coopmat.csv" "$OUT/torch_matmul.txt" ;;
     variants)
       gpu/bin/bench_bandwidth_variants $N 20 random > "$OUT/variants.csv" 2> "$OUT/variants.err"
       cat "$OUT/variants.csv" ;;
+    train)
+      DESCENT_DEBUG=2 gpu/bin/bench_train ${NETS:-linear single-layer conv-net} --epochs ${EPOCHS:-3} > "$OUT/train.csv" 2> "$OUT/train.err"
+      echo "bench_train rc=$?"; cat "$OUT/train.csv"
+      grep -A12 "descent: run:" "$OUT/train.err" | tail -13 ;;
+    fashion)
+      # The README's Fashion-MNIST results: 40 epochs, batch 1000, Adam, TRIALS trials per network.
+      for net in ${FASHION_NETS:-linear single-layer conv-net conv-blur-net}; do
+        TIMEFORMAT="$net wall %R s"
+        time (gpu/bin/fashion_mnist $net --epochs ${EPOCHS:-40} --trials ${TRIALS:-2} \
+          --csv "$OUT/fashion_$net.csv" --quiet 2>&1 | tail -${TRIALS:-2})
+      done
+      # Determinism: the same seed twice gives identical CSVs and parameter files.
+      for r in 1 2; do gpu/bin/fashion_mnist conv-net --epochs 2 --csv /tmp/det$r.csv --save /tmp/det$r.safetensors -q > /dev/null; done
+      cmp /tmp/det1.csv /tmp/det2.csv && cmp /tmp/det1.safetensors /tmp/det2.safetensors && echo "fashion determinism: identical" ;;
+    imagefit)
+      for net in ${FIT_NETS:-relu relu-pe siren multi-hash}; do
+        TIMEFORMAT="$net wall %R s"
+        time (gpu/bin/image_fit $net --epochs ${FIT_EPOCHS:-200} --csv "$OUT/image_fit_$net.csv" \
+          -o "$OUT/image_fit_$net" --quiet 2>&1 | tail -2)
+      done
+      for r in 1 2; do gpu/bin/image_fit multi-hash --epochs 20 --csv /tmp/fit$r.csv -o /tmp/fit$r -q > /dev/null; done
+      cmp /tmp/fit1.csv /tmp/fit2.csv && cmp /tmp/fit1_20.png /tmp/fit2_20.png && echo "image_fit determinism: identical" ;;
+    torch_quick)
+      PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda --quick > "$OUT/torch_ref.txt" 2>&1
+      grep -E "RESULT|device" "$OUT/torch_ref.txt" ;;
     torch)
       PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda > "$OUT/torch_ref.txt" 2>&1
       grep RESULT "$OUT/torch_ref.txt" ;;

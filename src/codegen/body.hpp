@@ -1,5 +1,5 @@
 // Internal pieces shared by the GLSL generators (generate.cpp: elementwise and reductions;
-// matmul.cpp: matrix products): the per-element body writer, view index expressions, the kernel
+// matmul*.cpp: matrix products): the per-element body writer, view index expressions, the kernel
 // header. Not part of any public interface; writes GLSL text only, never touches Vulkan.
 #pragma once
 #include <fmt/format.h>
@@ -293,7 +293,7 @@ class BodyWriter {
 };
 
 inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int local_size, bool subgroup = false,
-            bool coopmat = false, bool broadcast = false) {
+            bool coopmat = false, const char* extension = nullptr, bool broadcast = false) {
   w.line("#version 460");
   // Float controls where the device offers them: keep denormals, NaN, Inf and -0 exact, so the
   // driver may not flush or rewrite selects into NaN-ignoring min/max (the reference assumes IEEE).
@@ -312,6 +312,7 @@ inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int loca
     w.line("#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require");
     w.line("#extension GL_KHR_shader_subgroup_basic : require");
   }
+  if (extension) w.line("#extension {} : require", extension);
   w.line("// descent kernel: {}", k.label);
   w.raw(std::string(detail::embedded_shader("common.glsl")));
   w.line("layout(local_size_x = {}) in;", local_size);
@@ -332,22 +333,9 @@ inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups
   return static_cast<uint32_t>(std::clamp<int64_t>(g, 1, std::min<int64_t>(max_groups, 65535)));
 }
 
-/// Extents of a matmul kernel: output rows M, columns N, inner K, B batches of shape `batch`.
-struct MatMulDims {
-  int64_t M, N, K, B;
-  Shape batch;
-};
-// Operand helpers of the matmul generators (matmul.cpp).
-MatMulDims dims_of(const KernelSpec& k);
-void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch);
-void index_function(GlslWriter& w, const char* name, const View& v, const Shape& batch);
-bool pairs_along(const View& v, int axis);
-
-bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);  // cpu_kernels.cpp
+// CPU-device (lavapipe) shapes of elementwise and reduction kernels (cpu_kernels.cpp): false when
+// the kernel does not fit them and the generic generator should run.
+bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);
 bool reduce_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g);
-GeneratedKernel matmul(const KernelSpec& k, const Target& t);
-GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t);  // matmul_cpu.cpp
-bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& g);
-GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 
 }  // namespace descent::codegen::internal

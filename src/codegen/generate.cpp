@@ -1,10 +1,11 @@
-// Generates GLSL for elementwise and reduction kernels (matrix products: matmul.cpp and
-// matmul_cpu.cpp; the CPU-device shapes: cpu_kernels.cpp). All shapes, strides and literals are
+// Generates GLSL for elementwise and reduction kernels (matrix products: matmul*.cpp; the
+// CPU-device shapes: cpu_kernels.cpp). All shapes, strides and literals are
 // baked in as constants. Every value is a `precise float` so fused and unfused kernels round
 // identically.
 #include "codegen/generate.hpp"
 
 #include "codegen/body.hpp"
+#include "codegen/matmul.hpp"
 #include "util/assert.hpp"
 
 namespace descent::codegen {
@@ -178,13 +179,13 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
 }  // namespace
 
 GeneratedKernel matmul_for(const KernelSpec& k, const Target& t) {
-  if (k.fp16_inputs && t.coopmat_nv) return matmul_coopmat(k, t);
+  if (k.fp16_inputs && (t.coopmat_nv || t.coopmat_emulate)) return matmul_coopmat(k, t);
   if (t.cpu) {
     GeneratedKernel g;
     if (matmul_cpu_unrolled(k, t, g)) return g;
     if (t.subgroup_broadcast && t.subgroup_size >= 4) return matmul_cpu(k, t);
   }
-  return matmul(k, t);
+  return use_narrow_tiles(k, t) ? matmul_narrow(k, t) : matmul(k, t);
 }
 
 GeneratedKernel generate(const KernelSpec& k, const Target& t) {

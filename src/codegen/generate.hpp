@@ -18,6 +18,11 @@ struct Target {
   uint32_t subgroup_size = 0;       // 0: no subgroup shuffles (reductions use shared memory only)
   bool subgroup_broadcast = false;  // subgroupBroadcast in compute shaders (CPU matmul kernel)
   int reduce_threads = 0;           // >0: force threads per reduced row (DESCENT_REDUCE_THREADS)
+  uint32_t max_shared_memory = 16384;  // maxComputeSharedMemorySize, bytes (16 KiB: the minimum)
+  int coopmat_variant = 0;          // 0: automatic; n > 0: tile configuration n (DESCENT_COOPMAT_VARIANT)
+  bool coopmat_emulate = false;     // tests: without coopmat_nv, the coopmat kernel in plain GLSL
+  int matmul_tile = 0;              // tests: 0 automatic; 128 the big GPU kernel; 16/32/64 narrow
+                                    // tiles of that size (GPU code paths only)
 };
 
 struct GeneratedKernel {
@@ -29,5 +34,8 @@ struct GeneratedKernel {
 };
 
 GeneratedKernel generate(const detail::KernelSpec& k, const Target& target);
+
+/// Number of tile configurations of the cooperative-matrix kernel (valid coopmat_variant: 1..n).
+int coopmat_variant_count();
 
 }  // namespace descent::codegen

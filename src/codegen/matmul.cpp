@@ -1,8 +1,7 @@
-// GLSL generation for matrix products: the float32 tiled kernel (GPUs and the fallback for CPU
-// devices without subgroupBroadcast), the float16-input cooperative-matrix kernel, and the
-// operand helpers shared with matmul_cpu.cpp. Every output element is summed in a fixed order;
-// per-element consumers run as the epilogue. Writes GLSL only.
-#include "codegen/body.hpp"
+// GLSL generation for float32 matrix products: the tiled kernel (GPUs) and the register-blocked
+// kernel (CPU devices); the float16-input cooperative-matrix kernel is in matmul_coopmat.cpp.
+// Every output element is summed in a fixed order; per-element consumers run as the epilogue.
+#include "codegen/matmul.hpp"
 
 namespace descent::codegen::internal {
 
@@ -20,10 +19,7 @@ void set_groups(GeneratedKernel& g, int64_t M, int64_t N, int64_t B, int tile) {
   g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
 }
 
-/// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
-/// column c, read through its view (zero outside zero padding).
-void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch) {
-  w.open(fmt::format("float load_{}(int b, int r, int c)", name));
+std::vector<std::string> batch_coords(const Shape& batch) {
   std::vector<std::string> coords;
   auto ds = batch.strides();
   for (int j = 0; j < batch.rank(); ++j) {
@@ -32,6 +28,12 @@ void load_function(GlslWriter& w, const char* name, int input, const View& v, co
     if (j > 0) e = fmt::format("({} % {})", e, batch[j]);
     coords.push_back(batch[j] == 1 ? "0" : e);
   }
+  return coords;
+}
+
+void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch) {
+  w.open(fmt::format("float load_{}(int b, int r, int c)", name));
+  std::vector<std::string> coords = batch_coords(batch);
   coords.push_back("r");
   coords.push_back("c");
   std::string cond;
@@ -162,77 +164,6 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   w.close();
   w.close();
   w.close();
-  w.close();
-  w.close();
-  g.source = w.str();
-  return g;
-}
-
-/// Float16-input matmul on tensor cores (VK_NV_cooperative_matrix, 16x16x16 fp16 x fp16 + fp32).
-/// 64x64 output tiles, BK 32, 128 threads = 4 subgroups of 32, each owning a 32x32 block as 2x2
-/// accumulator fragments. Operands are read through their views as float32, rounded to float16
-/// into shared memory; the fp32 results go through shared memory to the per-element epilogue.
-/// The hardware's summation order inside a fragment product is fixed, so results are
-/// deterministic run to run on one device (not bit-identical to the float32 kernel).
-GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t) {
-  const auto [M, N, K, B, batch] = dims_of(k);
-  const int tile = 64, bk = 32, sa = bk + 8, sb = tile + 8, sc = tile + 4;  // padded strides
-  GeneratedKernel g;
-  set_groups(g, M, N, B, tile);
-  GlslWriter w;
-  header(w, k, t, 128, false, true);
-  load_function(w, "a", k.a_input, k.a_view, batch);
-  load_function(w, "b", k.b_input, k.b_view, batch);
-  w.line("shared float16_t As[{}];", tile * sa);  // [m][k]
-  w.line("shared float16_t Bs[{}];", bk * sb);    // [k][n]
-  w.line("shared float Cs[{}];", tile * sc);      // [m][n] results for the epilogue
-  w.line("#define FRAG fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>");
-  w.line("#define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>");
-  w.open("void main()");
-  w.line("int lid = int(gl_LocalInvocationID.x);");
-  w.line("int sg = int(gl_SubgroupID), wm = sg / 2, wn = sg % 2;");
-  w.line("int n0 = int(gl_WorkGroupID.x) * {}, m0 = int(gl_WorkGroupID.y) * {};", tile, tile);
-  w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
-  w.line("ACC c00 = ACC(0.0), c01 = ACC(0.0), c10 = ACC(0.0), c11 = ACC(0.0);");
-  w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
-  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * bk));
-  w.line("int mm = e / {0}, kk = e % {0}, m = m0 + mm, kq = k0 + kk;", bk);
-  w.line("As[mm * {}u + kk] = float16_t((m < {} && kq < {}) ? load_a(b, m, kq) : 0.0);", sa, M, K);
-  w.close();
-  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * bk));
-  w.line("int kk = e / {0}, nn = e % {0}, n = n0 + nn, kq = k0 + kk;", tile);
-  w.line("Bs[kk * {}u + nn] = float16_t((n < {} && kq < {}) ? load_b(b, kq, n) : 0.0);", sb, N, K);
-  w.close();
-  w.line("barrier();");
-  w.open(fmt::format("for (int kk = 0; kk < {}; kk += 16)", bk));
-  w.line("FRAG a0, a1, b0, b1;");
-  w.line("coopMatLoadNV(a0, As, uint((wm * 32) * {0} + kk), {0}u, false);", sa);
-  w.line("coopMatLoadNV(a1, As, uint((wm * 32 + 16) * {0} + kk), {0}u, false);", sa);
-  w.line("coopMatLoadNV(b0, Bs, uint(kk * {0} + wn * 32), {0}u, false);", sb);
-  w.line("coopMatLoadNV(b1, Bs, uint(kk * {0} + wn * 32 + 16), {0}u, false);", sb);
-  w.line("c00 = coopMatMulAddNV(a0, b0, c00);");
-  w.line("c01 = coopMatMulAddNV(a0, b1, c01);");
-  w.line("c10 = coopMatMulAddNV(a1, b0, c10);");
-  w.line("c11 = coopMatMulAddNV(a1, b1, c11);");
-  w.close();
-  w.line("barrier();");
-  w.close();
-  w.line("coopMatStoreNV(c00, Cs, uint((wm * 32) * {0} + wn * 32), {0}u, false);", sc);
-  w.line("coopMatStoreNV(c01, Cs, uint((wm * 32) * {0} + wn * 32 + 16), {0}u, false);", sc);
-  w.line("coopMatStoreNV(c10, Cs, uint((wm * 32 + 16) * {0} + wn * 32), {0}u, false);", sc);
-  w.line("coopMatStoreNV(c11, Cs, uint((wm * 32 + 16) * {0} + wn * 32 + 16), {0}u, false);", sc);
-  w.line("barrier();");
-  w.open(fmt::format("for (int e = lid; e < {}; e += 128)", tile * tile));
-  w.line("int mm = e / {0}, nn = e % {0}, m = m0 + mm, n = n0 + nn;", tile);
-  w.open(fmt::format("if (m < {} && n < {})", M, N));
-  w.line("int l = (b * {} + m) * {} + n;", M, N);
-  BodyWriter body(w, k, "l");
-  body.set_acc(fmt::format("Cs[mm * {} + nn]", sc));
-  body.emit_all();
-  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
-  w.close();
-  w.close();
-  w.line("barrier();");
   w.close();
   w.close();
   g.source = w.str();

@@ -4,7 +4,7 @@
 // loop (matmul_cpu) and straight-line for small B (matmul_cpu_unrolled). Both sum every output as
 // one fma chain over k = 0..K-1 in increasing order, like matmul.cpp's kernels, so the choice
 // never changes results. Measurements: bench/bench_cpu_probe.cpp, bench/bench_cpu_matmul.cpp.
-#include "codegen/body.hpp"
+#include "codegen/matmul.hpp"
 
 namespace descent::codegen::internal {
 
@@ -301,7 +301,7 @@ GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t) {
   g.groups_y = static_cast<uint32_t>((p.d.N + p.tile.cols - 1) / p.tile.cols);
   g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
   GlslWriter w;
-  header(w, k, t, p.tile.lanes * p.tile.groups, false, false, true);
+  header(w, k, t, p.tile.lanes * p.tile.groups, false, false, nullptr, true);
   load_function(w, "a", k.a_input, k.a_view, p.d.batch);
   load_function(w, "b", k.b_input, k.b_view, p.d.batch);
   if (p.a_pairs || p.am_pairs) index_function(w, "a", k.a_view, p.d.batch);

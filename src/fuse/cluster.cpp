@@ -135,6 +135,13 @@ class Fuser {
       for (NodeId m : x->members)
         if (g_[m].op == Op::Gather && (a.bits.test(g_[m].args[0].node) || b.bits.test(g_[m].args[0].node)))
           return false;
+    // Inside one kernel an operand is a register, read at the user's own element: an edge
+    // between the two through any other view (a shift, a broadcast) needs memory.
+    for (const Cluster* x : {&a, &b})
+      for (NodeId m : x->members)
+        for (const Arg& arg : g_[m].args)
+          if ((a.bits.test(arg.node) || b.bits.test(arg.node)) && !arg.view.is_identity())
+            return false;
     if (through_outside(a, b) || through_outside(b, a)) return false;
     // Kernel-level paths too: a -> other kernel(s) -> b (or back) would make the merge a cycle.
     if (reaches(ai, bi, bi) || reaches(bi, ai, ai)) return false;

@@ -109,8 +109,10 @@ DualArray DualArray::cos() const {
   return unary(*this, a.cos(), [a](const Array& g) { return -(g * a.sin()); });
 }
 DualArray DualArray::sqrt() const {
-  Array c = value_.sqrt();
-  return unary(*this, c, [c](const Array& g) { return g * 0.5f / c; });
+  // g * 0.5 * rsqrt(a), not g * 0.5 / sqrt(a): NVIDIA's compiler rewrites a division by an
+  // in-kernel sqrt into a multiply by its rsqrt, so fused and unfused runs would round differently.
+  Array a = value_;
+  return unary(*this, a.sqrt(), [a](const Array& g) { return g * 0.5f * a.rsqrt(); });
 }
 DualArray DualArray::rsqrt() const {
   Array a = value_, c = value_.rsqrt();

@@ -1,5 +1,6 @@
-// Ops built from primitives: gather (a primitive with its own checks), scatter_add, one_hot,
-// argmax and concat. They add IR nodes through the same checked helpers as builder.cpp.
+// Ops built from primitives: gather (a primitive with its own checks), scatter_add (the dense
+// strategy here, the sort-based one in scatter_sort.cpp), one_hot, argmax and concat. They add
+// IR nodes through the same checked helpers as builder.cpp.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "descent/environment.hpp"
 #include "graph/array_ops.hpp"
+#include "graph/scatter.hpp"
 
 namespace descent {
 
@@ -54,13 +56,18 @@ Array Array::scatter_add(const Array& values, int axis, const Array& indices) co
   if (s.rank() >= kMaxRank)
     throw ShapeError(fmt::format("scatter_add: shape {} already has the maximum rank {}", s.str(), kMaxRank));
   int64_t m = s[ax], n = is[0];
-  // Contribution matrix T = s with a new axis (length n) after `axis`: entry (.., j, k, ..) is
-  // values[.., k, ..] where indices[k] == j, else 0; summing over k gives the scattered sums.
-  Shape t = s.insert_axis(ax + 1, n);
   Array checked = wrap(*this, st(*this).elementwise(Op::CheckIndex,
                                                     {ArrayAccess::node(indices),
                                                      st(*this).literal_u32(static_cast<uint32_t>(m))},
                                                     "scatter_add"));
+  if (detail::scatter_uses_sort(m, n)) {
+    bool pairs = detail::scatter_strategy_override() == detail::ScatterStrategy::kSortPairs;
+    return detail::scatter_add_sorted(*this, values, ax, checked, pairs);
+  }
+  // Dense strategy. Contribution matrix T = s with a new axis (length n) after `axis`: entry
+  // (.., j, k, ..) is values[.., k, ..] where indices[k] == j, else 0; summing over k gives the
+  // scattered sums.
+  Shape t = s.insert_axis(ax + 1, n);
   std::vector<int64_t> idims(static_cast<size_t>(t.rank()), 1);
   idims[static_cast<size_t>(ax + 1)] = n;
   Array k_index = checked.reshape(Shape(idims)).broadcast(t);

@@ -59,13 +59,11 @@ DualArray DualArray::conv2d(const DualArray& filter, const Conv2DOptions& o) con
     DualArray wmat = filter.reshape(Shape{oc, depth}).transpose();
     return patches.matmul(wmat).reshape(out);
   }
-  // Channels are split into (G, C/G) before the windows are taken, so the backward pass reads
-  // the patches' gradient [G, rows, depth] through views all the way to the windows' sums;
-  // splitting after the windows would have it merge (G, C/G) again behind a permute, which no
-  // view can express (one more copy of the whole patch matrix).
-  Shape xs = x.shape();
-  DualArray wg = image_windows(x.reshape(Shape{xs[0], xs[1], xs[2], groups, gc}), fh, fw, o.stride_h,
-                               o.stride_w, "conv2d");  // [N,OH,FH,OW,FW,G,C/G]
+  // Split C into (G, GC) before windowing (a free reshape of the image) so the windowed view
+  // needs no reshape: one im2col copy, not two.
+  DualArray xg = reshape(Shape{n, s[1], s[2], groups, gc});
+  if (o.pad > 0) xg = xg.pad(1, o.pad, o.pad, o.pad_mode).pad(2, o.pad, o.pad, o.pad_mode);
+  DualArray wg = xg.windows(1, fh, o.stride_h).windows(3, fw, o.stride_w);  // [N,OH,FH,OW,FW,G,GC]
   DualArray patches = wg.permute({5, 0, 1, 3, 2, 4, 6}).reshape(Shape{groups, rows, depth});
   DualArray wmat = filter.reshape(Shape{groups, ocg, depth}).transpose();  // [G, depth, OCG]
   return patches.matmul(wmat).permute({1, 0, 2}).reshape(out);

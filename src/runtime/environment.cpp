@@ -90,8 +90,12 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.max_groups_x = s.ctx->info().max_workgroup_count[0];
   s.target.reduce_threads = flags().reduce_threads;
   s.target.subgroup_size = s.ctx->info().subgroup_size;
+  // The coopmat kernel assumes 32-wide subgroups and float16 arithmetic types (fcoopmatNV<16>).
+  s.target.coopmat_nv = s.ctx->info().has_cooperative_matrix_nv && s.ctx->info().subgroup_size == 32 &&
+                        s.ctx->info().has_float16;
+  s.target.coopmat_variant = flags().coopmat_variant;
+  s.target.max_shared_memory = s.ctx->info().max_shared_memory;
   s.target.subgroup_broadcast = s.ctx->info().subgroup_broadcast;
-  s.target.coopmat_nv = s.ctx->info().has_cooperative_matrix_nv && s.ctx->info().subgroup_size == 32;
   s.target.denorm_preserve = s.ctx->info().denorm_preserve_f32;
   s.target.nan_preserve = s.ctx->info().signed_zero_inf_nan_preserve_f32;
   if (flags().debug >= 1)

@@ -16,6 +16,7 @@ struct Flags {
   std::string cache_dir;          // DESCENT_CACHE_DIR=<dir> (default: $XDG_CACHE_HOME/descent)
   bool no_disk_cache = false;     // DESCENT_NO_DISK_CACHE=1
   int reduce_threads = 0;         // DESCENT_REDUCE_THREADS=n: override threads per reduced row
+  int coopmat_variant = 0;        // DESCENT_COOPMAT_VARIANT=n: force a cooperative-matrix tile table entry
 };
 
 /// The flags, read from the environment on first call.

@@ -207,3 +207,57 @@ TEST(Losses, CrossEntropyStaysFiniteForHugeLogits) {
 
 }  // namespace
 }  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+/// A small conv-net (conv, leaky, max pool, grouped conv, dropout, dense) trained with Adam on
+/// fixed random images: returns every parameter after `steps` steps.
+std::vector<float> train_small_conv_net(int steps, bool fusion) {
+  Environment& e = env();
+  auto& f = detail::mutable_flags();
+  bool saved = f.disable_fusion;
+  f.disable_fusion = !fusion;
+  Sequential net;
+  net.add(Conv2D::builder(1, 4, 3, 3).with_pad(1).build(e)).add(LeakyRelu(0.01f)).add(MaxPool2D());
+  net.add(Conv2D::builder(4, 4, 3, 3).with_pad(1, PadMode::kReplicate).with_groups(2).build(e));
+  net.add(LeakyRelu(0.01f)).add(MaxPool2D()).add(Flatten()).add(Dropout(0.25f)).add(Dense(e, 16, 3));
+  // The same initial values in every call (reset_parameters keys its streams by parameter id,
+  // which differs between the networks this test builds one after another).
+  auto params = net.parameters();
+  for (size_t i = 0; i < params.size(); ++i)
+    e.write_parameter(params[i], Initializer::normal(0.3f).values(params[i].shape(), 3, i));
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::vector<float> images(8 * 8 * 8), labels(8);
+  for (float& v : images) v = u(rng);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 3);
+  Parameter x = e.static_parameter_with_data(Shape{8, 8, 8, 1}, "x", images);
+  Parameter y = e.static_parameter_with_data(Shape{8}, "y", labels);
+  Adam adam(e, net.parameters());
+  Graph g = e.build_graph([&](Scope& s) {
+    DualArray logits = s.parameter(x).apply(net, EvalContext::train());
+    softmax_cross_entropy(logits, s.parameter_value(y)).set_loss();
+    adam.step(s, 0.01f);
+  });
+  f.disable_fusion = saved;
+  for (int i = 0; i < steps; ++i) e.run(g, static_cast<uint32_t>(i));
+  std::vector<float> all;
+  for (const Parameter& p : net.parameters()) {
+    auto v = e.read_parameter(p);
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
+TEST(Training, ConvNetTwoHundredStepsBitIdenticalAndFusedEqualsUnfused) {
+  auto a = train_small_conv_net(200, true), b = train_small_conv_net(200, true);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << "two runs of 200 steps differ";
+  auto c = train_small_conv_net(20, true), d = train_small_conv_net(20, false);
+  EXPECT_EQ(0, std::memcmp(c.data(), d.data(), c.size() * 4)) << "fused and unfused training differ";
+  EXPECT_NE(0, std::memcmp(a.data(), c.data(), a.size() * 4)) << "training changed nothing";
+}
+
+}  // namespace
+}  // namespace descent::testing

@@ -34,6 +34,20 @@ TEST(Fusion, ViewsOfParametersStayZeroCopy) {
   }, o);
 }
 
+TEST(Fusion, ShiftedReadOfAKernelOutputIsNotMergedIntoIt) {
+  // sel joins add's kernel, then reads y element for element, which pulls y's kernel in; add
+  // reads y shifted by one, which a register cannot do: the merge must be refused (this once
+  // tripped an internal assertion in emission; the segmented scan of scatter_add has it).
+  Input a{Shape{64}, random_values(64, 7)};
+  Input c{Shape{64}, random_values(64, 8)};
+  CheckOptions o;
+  o.expected_kernels = 2;
+  check_op("shifted read", {a, c}, [](Scope&, auto& x) {
+    auto y = x[0] * 2.0f;
+    return x[1].select(y + y.pad(0, 1, 0).slice(0, 0, 64), y);
+  }, o);
+}
+
 TEST(Fusion, CommonSubexpressionsComputedOnce) {
   Input a{Shape{50}, random_values(50, 5)};
   auto r = check_op("cse", {a}, [](Scope&, auto& x) { return (x[0] + 1.0f) * (x[0] + 1.0f); });

@@ -73,14 +73,23 @@ std::vector<float> run_grads(Built& b, uint32_t seed) {
 
 void check_grad(const std::string& name, const std::vector<Input>& inputs, const DualFn& fn,
                 const GradOptions& o) {
-  std::string shapes;
   std::vector<Parameter> params;
-  int64_t n_max = 1;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    shapes += (i ? ", " : "") + inputs[i].shape.str();
     params.push_back(env().static_parameter_with_data(inputs[i].shape, fmt::format("gin{}", i),
                                                       inputs[i].values));
-    n_max = std::max(n_max, inputs[i].shape.element_count());
+  }
+  check_grad_params(name, params, fn, o);
+}
+
+void check_grad_params(const std::string& name, const std::vector<Parameter>& params,
+                       const DualFn& fn, const GradOptions& o) {
+  std::string shapes;
+  std::vector<Input> inputs;
+  int64_t n_max = 1;
+  for (size_t i = 0; i < params.size(); ++i) {
+    shapes += (i ? ", " : "") + params[i].shape().str();
+    inputs.push_back(Input{params[i].shape(), env().read_parameter(params[i])});
+    n_max = std::max(n_max, params[i].shape().element_count());
   }
   std::string ctx = fmt::format("gradient of {} on {} (DESCENT_TEST_SEED={})", name, shapes, test_seed());
   Built b = build(params, fn, true);

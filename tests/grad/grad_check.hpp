@@ -24,6 +24,11 @@ using DualFn = std::function<DualArray(Scope&, const std::vector<DualArray>&)>;
 void check_grad(const std::string& name, const std::vector<Input>& inputs, const DualFn& fn,
                 const GradOptions& options = {});
 
+/// The same check for existing parameters (e.g. a module's own): `fn` may ignore its DualArrays
+/// and read the parameters itself (scope.parameter returns the same differentiable leaf).
+void check_grad_params(const std::string& name, const std::vector<Parameter>& params,
+                       const DualFn& fn, const GradOptions& options = {});
+
 /// Values in [lo, hi] with |x| >= min_abs (keeps inputs away from kinks at 0).
 std::vector<float> away_from_zero(int64_t n, uint32_t salt, float lo, float hi, float min_abs);
 

@@ -1,6 +1,7 @@
 // T2 gradients: every differentiable op on >= 3 shapes (incl. broadcast and non-contiguous inputs),
 // class E against central differences and class F on the device (see grad_check.hpp).
 #include "grad/grad_check.hpp"
+#include "graph/scatter.hpp"
 
 #include <fmt/format.h>
 
@@ -214,6 +215,50 @@ TEST(Grad, ConvNetWithCrossEntropy) {
                Array labels = s.coord(2) * 2.0f;
                return softmax_cross_entropy(logits, labels);
              });
+}
+
+}  // namespace
+}  // namespace descent::testing
+
+namespace descent::testing {
+namespace {
+
+// Encodings (issue 6): class E and F for the positional encoding (w.r.t. its input) and the hash
+// grid (w.r.t. every level's table, dense and hashed levels, through gather -> scatter_add).
+TEST(Grad, PositionalEncoding) {
+  PositionalEncoding pe(4);
+  check_grad("positional encoding", {in(Shape{5, 2}, 121, -0.9f, 0.9f)},
+             [&](Scope&, auto& x) { return x[0].apply(pe, EvalContext::train()); });
+}
+
+TEST(Grad, MultiHashGridTables) {
+  HashGridOptions o;
+  o.levels = 3;
+  o.max_entries = 16;  // grids 2, 4, 8: one dense level (9 vertices), two hashed levels
+  o.min_resolution = 2;
+  o.max_resolution = 8;
+  o.init_bound = 0.5f;
+  MultiHashGrid grid(env(), o);
+  ASSERT_EQ(grid.entries(), (std::vector<int64_t>{9, 16, 16}));
+  auto fn = [&](Scope& s, auto&) {
+    // 24 points spread over (-1, 1)^2 (no parameters, so only the tables vary), from exact-ish
+    // arithmetic only: a transcendental here (GPU sin of |x| ~ 40 is off by ~1e-5) moved the
+    // bilinear weights of the finest level by more than the class F bound on the H100. Every
+    // point stays >= 0.0013 cells away from a cell edge, so no rounding flips a vertex.
+    Array i = s.coord(Shape{24, 2}, 0), c = s.coord(Shape{24, 2}, 1);
+    Array t = i * 0.0791f + c * 0.3137f + 0.05f;
+    Array xy = (t - t.floor()) * 1.9f - 0.95f;
+    return DualArray(xy).apply(grid, EvalContext::train());
+  };
+  GradOptions few;
+  few.max_fd_elements = 6;  // per table: the reference runs of these graphs are the slow part
+  check_grad_params("hash grid tables (dense scatter_add)", grid.parameters(), fn, few);
+  // The same with the sort-based scatter_add that large tables use.
+  auto& strategy = detail::scatter_strategy_override();
+  auto saved = strategy;
+  strategy = detail::ScatterStrategy::kSort;
+  check_grad_params("hash grid tables (sorted scatter_add)", grid.parameters(), fn, few);
+  strategy = saved;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Runs the code shapes descent generates for GPUs (2-D grid without loops, multi-thread reductions
 // with subgroup butterflies) on whatever device CI has, by switching the codegen target for a
 // while. On lavapipe this covers what otherwise only the GPU run (T13) would exercise.
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "runtime/state.hpp"
@@ -77,15 +79,22 @@ namespace {
 class GpuMatMul : public GpuCodePaths {};
 
 TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
-  // The 128x128 shared-memory kernel, with operands contiguous along k, m or n (each picks a
-  // different cooperative load order), ragged sizes and a fused epilogue.
+  // The 128x128 shared-memory kernel and the narrow-tile kernel (<= 32 rows or columns: every
+  // tile shape 64x16, 64x32, 32x64, 16x64, 16x16 is hit below), with operands contiguous along
+  // k, m or n (each picks a different cooperative load order), ragged sizes, a fused epilogue.
   struct Case {
     int64_t m, k, n;
     bool ta, tb;
   };
   const Case cases[] = {{130, 17, 129, false, false}, {33, 40, 7, true, false},
-                        {5, 129, 140, false, true}, {129, 31, 130, true, true}};
+                        {5, 129, 140, false, true}, {129, 31, 130, true, true},
+                        {9, 300, 16, true, false},  {200, 9, 16, false, false},
+                        {72, 50, 16, true, true},   {70, 33, 20, false, true},
+                        {20, 21, 70, true, false},  {10, 17, 100, false, false},
+                        {9, 40, 14, false, true}};
   uint32_t salt = 500;
+  for (int tile : {128, 0, 16, 32, 64}) {  // forced big, automatic, forced narrow sizes
+  env().state().target.matmul_tile = tile;
   for (const Case& c : cases) {
     Input a{c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, random_values(c.m * c.k, salt++)};
     Input b{c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, random_values(c.k * c.n, salt++)};
@@ -107,8 +116,10 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
     o.abs_sum = bound;
     o.check_unfused = true;
     o.expected_kernels = 1;
-    check_op("tiled matmul", {a, b, bias}, fn, o);
+    check_op(fmt::format("tiled matmul (tile {})", tile), {a, b, bias}, fn, o);
   }
+  }
+  env().state().target.matmul_tile = 0;
 }
 
 }  // namespace
@@ -117,23 +128,133 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
 namespace descent::testing {
 namespace {
 
-TEST(CoopMat, KernelCompilesEverywhere) {
-  // lavapipe cannot run cooperative matrices, but the generated GLSL must always compile, so
-  // a codegen change that breaks the tensor-core path fails CI, not only the GPU run.
-  auto a = env().static_parameter({70, 40}, "cm_a");
-  auto b = env().static_parameter({40, 33}, "cm_b");
-  auto c = env().static_parameter({70, 33}, "cm_c");
+/// One float16-input product a[m,k] (transposed: stored [k,m]) x b[k,n] (stored [n,k]) with a
+/// relu epilogue, built into a graph; returns its single kernel spec.
+detail::KernelSpec coopmat_spec(int64_t m, int64_t k, int64_t n, bool ta, bool tb) {
+  auto a = env().static_parameter(ta ? Shape{k, m} : Shape{m, k}, "cm_a");
+  auto b = env().static_parameter(tb ? Shape{n, k} : Shape{k, n}, "cm_b");
+  auto c = env().static_parameter({m, n}, "cm_c");
   Graph g = env().build_graph([&](Scope& s) {
-    s.write_parameter_value(c, s.parameter_value(a).matmul(s.parameter_value(b), MatMulPrecision::kFloat16Inputs).relu());
+    Array av = ta ? s.parameter_value(a).transpose() : s.parameter_value(a);
+    Array bv = tb ? s.parameter_value(b).transpose() : s.parameter_value(b);
+    s.write_parameter_value(c, av.matmul(bv, MatMulPrecision::kFloat16Inputs).relu());
   });
   const auto& cg = detail::GraphAccess::get(g);
-  ASSERT_EQ(cg.kernels.size(), 1u);
+  EXPECT_EQ(cg.kernels.size(), 1u);
+  return cg.kernels.at(0);
+}
+
+TEST(CoopMat, KernelCompilesEverywhere) {
+  // lavapipe cannot run cooperative matrices, but the generated GLSL must always compile, so
+  // a codegen change that breaks the tensor-core path fails CI, not only the GPU run: every tile
+  // variant, both spellings (NV and emulated), every operand layout, scalar and vec4 loads.
   codegen::Target t = env().state().target;
   t.cpu = false;
-  t.coopmat_nv = true;
-  auto gen = codegen::generate(cg.kernels[0], t);
-  ASSERT_NE(gen.source.find("coopMatMulAddNV"), std::string::npos);
-  EXPECT_NO_THROW(env().state().compiler->compile(gen.source, "coopmat check"));
+  t.max_shared_memory = 48 * 1024;  // what the NVIDIA driver reports
+  struct Case {
+    int64_t m, k, n;
+  };
+  for (Case c : {Case{70, 40, 33}, Case{256, 64, 128}})
+    for (int layout = 0; layout < 4; ++layout) {
+      detail::KernelSpec spec = coopmat_spec(c.m, c.k, c.n, layout & 1, layout & 2);
+      for (int v = 1; v <= codegen::coopmat_variant_count(); ++v)
+        for (bool emulate : {false, true}) {
+          t.coopmat_variant = v;
+          t.coopmat_nv = !emulate;
+          t.coopmat_emulate = emulate;
+          auto gen = codegen::generate(spec, t);
+          std::string what = fmt::format("coopmat variant {} layout {} {}x{}x{}{}", v, layout, c.m, c.k,
+                                         c.n, emulate ? " emulated" : "");
+          SCOPED_TRACE(what);
+          EXPECT_NE(gen.source.find(fmt::format("coopmat variant {}:", v)), std::string::npos);
+          EXPECT_EQ(gen.source.find("coopMatMulAddNV") != std::string::npos, !emulate);
+          EXPECT_NO_THROW(env().state().compiler->compile(gen.source, what));
+        }
+    }
+}
+
+class CoopMatKernel : public GpuCodePaths {};
+
+/// Checks `fn` = relu(2 a b + bias) with float16-input tolerance: each product carries <= 2^-10
+/// relative rounding, so |err| <= (2^-10 + 4 K 2^-24) (2 sum|a b| + |bias|); as in
+/// Float16InputsWithinTolerance, the class D length is stretched by 4096 to cover 2^-10.
+void check_fp16_product(const std::string& name, int64_t m, int64_t k, int64_t n, bool ta, bool tb, uint32_t salt) {
+  Input a{ta ? Shape{k, m} : Shape{m, k}, random_values(m * k, salt)};
+  Input b{tb ? Shape{n, k} : Shape{k, n}, random_values(k * n, salt + 1)};
+  Input bias{Shape{n}, random_values(n, salt + 2)};
+  std::vector<double> mag(static_cast<size_t>(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = std::fabs(bias.values[j]);
+      for (int64_t q = 0; q < k; ++q)
+        sum += 2.0 * std::fabs(a.values[ta ? q * m + i : i * k + q]) * std::fabs(b.values[tb ? j * k + q : q * n + j]);
+      mag[i * n + j] = sum;
+    }
+  auto fn = [&](Scope&, const std::vector<Array>& x) {
+    Array av = ta ? x[0].transpose() : x[0];
+    Array bv = tb ? x[1].transpose() : x[1];
+    return (av.matmul(bv, MatMulPrecision::kFloat16Inputs) * 2.0f + x[2]).relu();
+  };
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = k + 4096;
+  o.abs_sum = mag;
+  o.check_unfused = false;  // the unfused graph runs the same product kernel; fusion tests cover it
+  o.expected_kernels = 1;
+  check_op(name, {a, b, bias}, fn, o);
+}
+
+TEST_F(CoopMatKernel, EveryVariantThatFitsMatchesReference) {
+  // Every tile variant of the tensor-core kernel against the reference. On devices with
+  // VK_NV_cooperative_matrix this is the real kernel. Elsewhere (lavapipe) Target::coopmat_emulate
+  // spells its fragment operations in plain GLSL: staging, guards, layouts, double buffering,
+  // launch order and epilogue are still the real kernel's; only the three NV built-ins are
+  // replaced. Variants needing more shared memory than the device has fall back to one that fits
+  // and are skipped here (lavapipe, 32 KiB: variants 2, 4, 6 and 7 run; NVIDIA, 48 KiB: all).
+  struct Case {
+    int64_t m, k, n;
+    bool ta, tb;
+  };
+  // Ragged scalar loads; transposed vec4 loads over several K steps; mixed; many tile rows.
+  const Case cases[] = {{130, 77, 65, false, false}, {100, 72, 36, true, true}, {36, 100, 132, false, true},
+                        {600, 16, 40, true, false}};
+  int ran = 0;
+  uint32_t salt = 1300;
+  env().state().target.coopmat_emulate = true;
+  for (int v = 1; v <= codegen::coopmat_variant_count(); ++v) {
+    env().state().target.coopmat_variant = v;
+    std::string src = codegen::generate(coopmat_spec(130, 77, 65, false, false), env().state().target).source;
+    if (src.find(fmt::format("coopmat variant {}:", v)) == std::string::npos) continue;  // does not fit
+    ++ran;
+    for (const Case& c : cases) {
+      check_fp16_product(fmt::format("coopmat variant {} {}x{}x{} ta {} tb {}", v, c.m, c.k, c.n, c.ta,
+                                     c.tb),
+                         c.m, c.k, c.n, c.ta, c.tb, salt);
+      salt += 3;
+    }
+  }
+  EXPECT_GE(ran, 3) << "too few tile variants fit this device's shared memory";
+}
+
+TEST_F(CoopMatKernel, BatchedAndBroadcast) {
+  // Batched A with B broadcast over the batch, vec4 loads, plain store epilogue (fused and not);
+  // emulated where the device lacks cooperative matrices, as above.
+  env().state().target.coopmat_emulate = true;
+  env().state().target.coopmat_variant = 7;
+  Input a{Shape{2, 3, 40, 24}, random_values(2 * 3 * 40 * 24, 1400)};
+  Input b{Shape{24, 36}, random_values(24 * 36, 1401)};
+  std::vector<double> mag(2 * 3 * 40 * 36);
+  for (int64_t r = 0; r < 2 * 3 * 40; ++r)
+    for (int64_t j = 0; j < 36; ++j)
+      for (int64_t q = 0; q < 24; ++q) mag[r * 36 + j] += std::fabs(a.values[r * 24 + q] * b.values[q * 36 + j]);
+  CheckOptions o;
+  o.tolerance = Tolerance::kReduction;
+  o.reduction_length = 24 + 4096;
+  o.abs_sum = mag;
+  o.expected_kernels = 1;
+  check_op("coopmat batched", {a, b},
+           [](Scope&, const std::vector<Array>& x) { return x[0].matmul(x[1], MatMulPrecision::kFloat16Inputs); },
+           o);
 }
 
 TEST(CoopMat, Float16InputsWithinTolerance) {

@@ -1,10 +1,12 @@
-// scatter_add: the original's test, >= 10,000 colliding updates bit-identical to a CPU float32
-// reference that sums in the documented order (and across fused/unfused runs and repeats),
-// out-of-range indices, shape errors.
+// scatter_add, dense strategy (both strategies and the sort: scatter_sort_test.cpp): the
+// original's test, >= 10,000 colliding updates bit-identical to a CPU float32 reference that sums
+// in the documented order (and across fused/unfused runs and repeats), out-of-range indices,
+// shape errors.
 #include <cmath>
 #include <cstring>
 #include <random>
 
+#include "graph/scatter.hpp"
 #include "support/harness.hpp"
 #include "util/flags.hpp"
 
@@ -57,9 +59,13 @@ TEST(ScatterAdd, TenThousandCollisionsMatchTheDocumentedOrder) {
   auto pv = env().static_parameter_with_data({n, inner}, "sa_vals", vals);
   auto pi = env().static_parameter({n}, "sa_i", DType::kU32);
   env().write_parameter(pi, idx);
+  // The dense strategy's order (the size rule picks it here too; scatter_sort_test.cpp has the
+  // sort strategy's version of this test).
+  detail::scatter_strategy_override() = detail::ScatterStrategy::kDense;
   auto r = run3([&](Scope& s) {
     return s.parameter_value(pa).scatter_add(s.parameter_value(pv), 0, s.parameter_value(pi));
   }, "collisions");
+  detail::scatter_strategy_override() = detail::ScatterStrategy::kAuto;
   // The documented order for this shape (long axis, few outputs: split_long_reductions): chunks
   // of 128 positions summed serially from +0 (the tail reads zero padding), then the 79 chunk
   // sums serially, then added to the accumulator. Every contribution is an exact select.

@@ -20,6 +20,7 @@ bool simplify_arithmetic(IrGraph& g);  // x*1, x+0, x-0, x/1, constant literals,
 bool eliminate_common_subexpressions(IrGraph& g);  // identical nodes become one
 bool materialise_outputs(IrGraph& g);  // every Output reads a computed node, once, untransformed
 bool split_long_reductions(IrGraph& g);  // few outputs over a long axis: two-stage reduction
+bool split_long_matmuls(IrGraph& g);     // long K, few outputs: chunked batched product + sum
 
 /// The pipeline: runs every pass (twice where a later pass exposes work for an earlier one).
 void run_passes(IrGraph& g);

@@ -16,6 +16,7 @@ constexpr Pass kPasses[] = {
     {"fold_views", fold_views},  // simplification exposes new Mov chains
     {"eliminate_common_subexpressions", eliminate_common_subexpressions},
     {"eliminate_dead_code", eliminate_dead_code},
+    {"split_long_matmuls", split_long_matmuls},
     {"split_long_reductions", split_long_reductions},
     {"fold_views", fold_views},  // the split leaves a reshape to fold
     {"materialise_outputs", materialise_outputs},

@@ -1,0 +1,49 @@
+// Pieces shared by the matrix-product generators (matmul.cpp: float32 kernels; matmul_narrow.cpp:
+// small tiles; matmul_coopmat.cpp: float16 inputs on cooperative matrices; matmul_cpu.cpp: CPU
+// devices). Internal to codegen: writes GLSL text only, never touches Vulkan.
+#pragma once
+#include "codegen/body.hpp"
+
+namespace descent::codegen::internal {
+
+/// Extents of a matmul kernel: output rows M, columns N, inner K, B batches of shape `batch`.
+struct MatMulDims {
+  int64_t M, N, K, B;
+  Shape batch;
+};
+
+MatMulDims dims_of(const KernelSpec& k);
+
+/// GLSL expressions for the coordinates of batch index `b` along each axis of `batch`.
+std::vector<std::string> batch_coords(const Shape& batch);
+
+/// GLSL function `float load_<name>(int b, int r, int c)`: operand element at batch b, row r,
+/// column c, read through its view (zero outside zero padding).
+void load_function(GlslWriter& w, const char* name, int input, const View& v, const Shape& batch);
+
+/// GLSL function `int index_<name>(int b, int r, int c)`: flat source index of a view without
+/// bounds (see load_function).
+void index_function(GlslWriter& w, const char* name, const View& v, const Shape& batch);
+
+/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
+bool unit_stride(const View& v, int axis);
+
+/// A view (batch + [rows, cols]) read two elements at a time along `axis` (its last or second
+/// to last) as aligned 64-bit words: no bounds, unit stride on `axis`, every other stride and the
+/// base even, and an even extent along `axis`.
+bool pairs_along(const View& v, int axis);
+
+/// GPU products for which 16..64-wide tiles beat 128 x 128 ones (few rows or columns, or too few
+/// tiles to fill the card): 16 x 16 threads, so few threads idle on masked outputs.
+bool use_narrow_tiles(const KernelSpec& k, const Target& t);
+GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t);
+
+GeneratedKernel matmul(const KernelSpec& k, const Target& t);
+GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
+
+/// CPU devices (lavapipe; matmul_cpu.cpp): output rows on SIMD lanes, the other operand's values
+/// shared through subgroupBroadcast; and a straight-line kernel for small products.
+GeneratedKernel matmul_cpu(const KernelSpec& k, const Target& t);
+bool matmul_cpu_unrolled(const KernelSpec& k, const Target& t, GeneratedKernel& g);
+
+}  // namespace descent::codegen::internal

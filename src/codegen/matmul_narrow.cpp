@@ -1,0 +1,117 @@
+// GLSL for GPU matrix products that would leave 128 x 128 tiles mostly masked or the card mostly
+// idle (few rows or columns, few tiles): 256 threads as 16 x 16, each owning (TM / 16) x (TN / 16)
+// outputs of a TM x TN tile, TM and TN in {16, 32, 64} chosen by an occupancy/waste estimate. Same summation order as every matmul kernel (k = 0..K-1, fma, precise),
+// so results are bit-identical to the other variants. Writes GLSL only.
+#include "codegen/matmul.hpp"
+
+namespace descent::codegen::internal {
+
+namespace {
+struct Tiles {
+  int tm, tn;
+  double speed;  // rough relative throughput per useful output (register reuse per tile shape)
+};
+
+constexpr double kFullGpu = 264;  // workgroups for two per SM on a 132-SM card: enough to fill it
+
+/// The tile with the lowest estimated cost: padded output area / (speed x occupancy), where
+/// occupancy is the fraction of the card a grid of that many workgroups fills. 128 x 128 is the
+/// big kernel in matmul.cpp.
+Tiles choose(int64_t M, int64_t N, int64_t B) {
+  const Tiles candidates[] = {{128, 128, 1.0}, {64, 64, 0.75}, {64, 32, 0.55}, {32, 64, 0.55},
+                              {32, 32, 0.4},   {64, 16, 0.35}, {16, 64, 0.35}, {16, 16, 0.15}};
+  Tiles best = candidates[0];
+  double best_cost = -1;
+  for (Tiles c : candidates) {
+    int64_t tiles_m = (M + c.tm - 1) / c.tm, tiles_n = (N + c.tn - 1) / c.tn;
+    double area = static_cast<double>(tiles_m * c.tm) * static_cast<double>(tiles_n * c.tn) * B;
+    double occupancy = std::min(1.0, static_cast<double>(tiles_m * tiles_n * B) / kFullGpu);
+    double cost = area / (c.speed * occupancy);
+    if (best_cost < 0 || cost < best_cost) {
+      best = c;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+Tiles choose(const KernelSpec& k, const Target& t) {
+  MatMulDims d = dims_of(k);
+  if (t.matmul_tile > 0) return Tiles{std::min(t.matmul_tile, 128), std::min(t.matmul_tile, 128), 1.0};
+  return choose(d.M, d.N, d.B);
+}
+}  // namespace
+
+bool use_narrow_tiles(const KernelSpec& k, const Target& t) {
+  return !t.cpu && choose(k, t).tm != 128;
+}
+
+GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t) {
+  const auto [M, N, K, B, batch] = dims_of(k);
+  const Tiles tiles = choose(k, t);
+  const int tm = tiles.tm, tn = tiles.tn, rm = tm / 16, rn = tn / 16, bk = 16;
+  GeneratedKernel g;
+  g.groups_x = static_cast<uint32_t>((N + tn - 1) / tn);
+  g.groups_y = static_cast<uint32_t>((M + tm - 1) / tm);
+  g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
+  GlslWriter w;
+  header(w, k, t, 256);
+  load_function(w, "a", k.a_input, k.a_view, batch);
+  load_function(w, "b", k.b_input, k.b_view, batch);
+  w.line("shared float As[{}][{}];", bk, tm);
+  w.line("shared float Bs[{}][{}];", bk, tn);
+  w.open("void main()");
+  w.line("int lid = int(gl_LocalInvocationID.x), tx = lid % 16, ty = lid / 16;");
+  w.line("int n0 = int(gl_WorkGroupID.x) * {}, m0 = int(gl_WorkGroupID.y) * {};", tn, tm);
+  w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", B, g.groups_z));
+  w.line("precise float acc[{}][{}];", rm, rn);
+  w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", rm, rn);
+  const int r = k.matmul_shape.rank();
+  // Consecutive threads load along each operand's contiguous axis (coalesced global reads).
+  bool a_k_fast = unit_stride(k.a_view, r - 1);
+  bool b_n_fast = unit_stride(k.b_view, r - 1) || !unit_stride(k.b_view, r - 2);
+  w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
+  w.open(fmt::format("for (int i = 0; i < {}; ++i)", rm));
+  w.line("int e = lid + 256 * i;");
+  if (a_k_fast) w.line("int kk = e % {0}, mm = e / {0};", bk);
+  else w.line("int mm = e % {0}, kk = e / {0};", tm);
+  w.line("int m = m0 + mm, kq = k0 + kk;");
+  w.line("As[kk][mm] = (m < {} && kq < {}) ? load_a(b, m, kq) : 0.0;", M, K);
+  w.close();
+  w.open(fmt::format("for (int j = 0; j < {}; ++j)", rn));
+  w.line("int e = lid + 256 * j;");
+  if (b_n_fast) w.line("int nn = e % {0}, kk = e / {0};", tn);
+  else w.line("int kk = e % {0}, nn = e / {0};", bk);
+  w.line("int n = n0 + nn, kq = k0 + kk;");
+  w.line("Bs[kk][nn] = (n < {} && kq < {}) ? load_b(b, kq, n) : 0.0;", N, K);
+  w.close();
+  w.line("barrier();");
+  // Exactly K terms per output (no padded fma on the last block): the order of every variant.
+  w.line("int kmax = min({}, {} - k0);", bk, K);
+  w.open("for (int kk = 0; kk < kmax; ++kk)");
+  w.line("float av[{}], bv[{}];", rm, rn);
+  w.line("for (int i = 0; i < {}; ++i) av[i] = As[kk][ty + 16 * i];", rm);
+  w.line("for (int j = 0; j < {}; ++j) bv[j] = Bs[kk][tx + 16 * j];", rn);
+  w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);", rm, rn);
+  w.close();
+  w.line("barrier();");
+  w.close();
+  w.open(fmt::format("for (int i = 0; i < {}; ++i)", rm));
+  w.open(fmt::format("for (int j = 0; j < {}; ++j)", rn));
+  w.line("int m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;");
+  w.open(fmt::format("if (m < {} && n < {})", M, N));
+  w.line("int l = (b * {} + m) * {} + n;", M, N);
+  BodyWriter body(w, k, "l");
+  body.set_acc("acc[i][j]");
+  body.emit_all();
+  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+  w.close();
+  w.close();
+  w.close();
+  w.close();
+  w.close();
+  g.source = w.str();
+  return g;
+}
+
+}  // namespace descent::codegen::internal
