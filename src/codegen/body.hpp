@@ -76,8 +76,10 @@ class BodyWriter {
   /// `lane` >= 0: one of four lanes of a vec4 step, whose index is l = 4q + lane; identity loads
   /// then come from the preloaded `vin<K>` vectors, every name gets a `_<lane>` suffix, and lanes
   /// 1-3 reuse what lane 0 (emitted first, in the same scope) computed where it cannot differ.
-  BodyWriter(GlslWriter& w, const KernelSpec& k, std::string l, int lane = -1)
-      : w_(w), k_(k), l_(std::move(l)), lane_(lane), sfx_(lane >= 0 ? fmt::format("_{}", lane) : "") {}
+  BodyWriter(GlslWriter& w, const KernelSpec& k, std::string l, int lane = -1) : BodyWriter(w, k.body, std::move(l), lane) {}
+  /// Any instruction list, e.g. a matmul operand's prologue.
+  BodyWriter(GlslWriter& w, const std::vector<Instr>& body, std::string l, int lane = -1)
+      : w_(w), body_(body), l_(std::move(l)), lane_(lane), sfx_(lane >= 0 ? fmt::format("_{}", lane) : "") {}
 
   /// CPU devices: zero-padded reads become an unconditional load of the clamped (always valid)
   /// address followed by a select, so no branch surrounds the load (lavapipe runs every memory
@@ -102,7 +104,7 @@ class BodyWriter {
   void set_acc(std::string acc) { acc_ = std::move(acc); }  // matmul epilogue: the product
 
   void emit_all() {
-    for (size_t i = 0; i < k_.body.size(); ++i) emit(static_cast<int>(i));
+    for (size_t i = 0; i < body_.size(); ++i) emit(static_cast<int>(i));
   }
 
  private:
@@ -154,7 +156,7 @@ class BodyWriter {
   }
 
   void emit(int i) {
-    const Instr& in = k_.body[i];
+    const Instr& in = body_[i];
     std::string cond;
     std::string value;
     switch (in.kind) {
@@ -278,7 +280,7 @@ class BodyWriter {
   }
 
   GlslWriter& w_;
-  const KernelSpec& k_;
+  const std::vector<Instr>& body_;
   std::string l_;
   int lane_;
   std::string sfx_;

@@ -179,8 +179,11 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
 }  // namespace
 
 GeneratedKernel matmul_for(const KernelSpec& k, const Target& t) {
-  if (k.fp16_inputs && (t.coopmat_nv || t.coopmat_emulate)) return matmul_coopmat(k, t);
-  if (t.cpu) {
+  if (k.fp16_inputs && (t.coopmat_nv || t.coopmat_emulate)) {
+    DESCENT_ASSERT(k.a_prologue.empty() && k.b_prologue.empty(), "float16 matmul with a computed operand");
+    return matmul_coopmat(k, t);
+  }
+  if (t.cpu && k.a_prologue.empty() && k.b_prologue.empty()) {  // CPU kernels read memory directly
     GeneratedKernel g;
     if (matmul_cpu_unrolled(k, t, g)) return g;
     if (t.subgroup_broadcast && t.subgroup_size >= 4) return matmul_cpu(k, t);

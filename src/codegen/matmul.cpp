@@ -76,6 +76,63 @@ bool pairs_along(const View& v, int axis) {
 }
 
 /// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
+void load_function(GlslWriter& w, const KernelSpec& k, int operand, const Shape& batch) {
+  const std::vector<Instr>& prologue = operand == 0 ? k.a_prologue : k.b_prologue;
+  const View& v = operand == 0 ? k.a_view : k.b_view;
+  const char* name = operand == 0 ? "a" : "b";
+  if (prologue.empty()) return load_function(w, name, operand == 0 ? k.a_input : k.b_input, v, batch);
+  // The operand is computed here: the view gives the producer's linear index, and the producer's
+  // instructions run at it (the values and rounding of the producer kernel it replaces).
+  w.open(fmt::format("float load_{}(int b, int r, int c)", name));
+  std::vector<std::string> coords = batch_coords(batch);
+  coords.push_back("r");
+  coords.push_back("c");
+  std::string cond;
+  std::string idx = index_at(w, v, coords, &cond, "q");
+  if (!cond.empty()) w.line("if (!({})) return 0.0;", cond);
+  w.line("int l = {};", idx);
+  BodyWriter(w, prologue, "l").emit_all();
+  w.line("return t{};", operand == 0 ? k.a_value : k.b_value);
+  w.close();
+}
+
+namespace {
+/// Buffer address an operand element is read from, or -1 (zero padding, or not a plain load).
+int64_t operand_address(const KernelSpec& k, int operand, const std::vector<int64_t>& at) {
+  const View& v = operand == 0 ? k.a_view : k.b_view;
+  int64_t l = 0;
+  if (!v.address(at.data(), &l)) return -1;
+  const std::vector<Instr>& prologue = operand == 0 ? k.a_prologue : k.b_prologue;
+  if (prologue.empty()) return l;
+  const Instr* load = nullptr;
+  for (const Instr& in : prologue)
+    if (in.kind == Instr::Kind::Load) {
+      if (load) return -1;
+      load = &in;
+    }
+  if (!load) return -1;
+  std::vector<int64_t> c(static_cast<size_t>(load->shape.rank()));
+  auto st = load->shape.strides();
+  for (int j = 0; j < load->shape.rank(); ++j) c[static_cast<size_t>(j)] = (l / st[j]) % load->shape[j];
+  int64_t flat = 0;
+  return load->view.address(c.data(), &flat) ? flat : -1;
+}
+}  // namespace
+
+bool operand_unit_stride(const KernelSpec& k, int operand, int axis) {
+  const View& v = operand == 0 ? k.a_view : k.b_view;
+  if ((operand == 0 ? k.a_prologue : k.b_prologue).empty()) return unit_stride(v, axis);
+  // Computed operand: sample the address step along `axis` in the middle of the operand.
+  std::vector<int64_t> at(static_cast<size_t>(v.output.rank()));
+  for (int j = 0; j < v.output.rank(); ++j) at[static_cast<size_t>(j)] = v.output[j] / 2;
+  if (v.output[axis] < 2) return false;
+  at[static_cast<size_t>(axis)] = std::max<int64_t>(0, at[static_cast<size_t>(axis)] - 1);
+  int64_t a0 = operand_address(k, operand, at);
+  ++at[static_cast<size_t>(axis)];
+  int64_t a1 = operand_address(k, operand, at);
+  return a0 >= 0 && a1 == a0 + 1;
+}
+
 bool unit_stride(const View& v, int axis) {
   if (v.any_bounds()) return false;
   int64_t base = 0;
@@ -96,8 +153,8 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   set_groups(g, M, N, B, tile);
   GlslWriter w;
   header(w, k, t, local);
-  load_function(w, "a", k.a_input, k.a_view, batch);
-  load_function(w, "b", k.b_input, k.b_view, batch);
+  load_function(w, k, 0, batch);
+  load_function(w, k, 1, batch);
   if (gpu) {
     // [k][m] and [k][n] tiles as vec4 rows (128 floats + 4 padding) for 128-bit shared reads.
     w.line("shared vec4 As[{}][{}];", bk, tile / 4 + 1);
@@ -118,8 +175,8 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
   std::string col = gpu ? "n0 + (j >> 2) * 64 + tx * 4 + (j & 3)" : "n0 + tx + 8 * j";
   if (gpu) {
     const int r = k.matmul_shape.rank();
-    bool a_m_fast = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
-    bool b_k_fast = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
+    bool a_m_fast = !operand_unit_stride(k, 0, r - 1) && operand_unit_stride(k, 0, r - 2);
+    bool b_k_fast = !operand_unit_stride(k, 1, r - 1) && operand_unit_stride(k, 1, r - 2);
     w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
     // A tile [128 x 16]: 8 elements per thread, consecutive threads along A's contiguous axis.
     w.open("for (int i = 0; i < 8; ++i)");

@@ -25,8 +25,15 @@ void load_function(GlslWriter& w, const char* name, int input, const View& v, co
 /// bounds (see load_function).
 void index_function(GlslWriter& w, const char* name, const View& v, const Shape& batch);
 
+/// load_function for operand 0 (A, "load_a") or 1 (B, "load_b") of `k`, including operands
+/// computed by a prologue (KernelSpec::a_prologue).
+void load_function(GlslWriter& w, const KernelSpec& k, int operand, const Shape& batch);
+
 /// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
 bool unit_stride(const View& v, int axis);
+/// unit_stride for an operand of `k`; a computed operand is judged by the buffer its single load
+/// reads (sampled in the middle of the operand), otherwise false.
+bool operand_unit_stride(const KernelSpec& k, int operand, int axis);
 
 /// A view (batch + [rows, cols]) read two elements at a time along `axis` (its last or second
 /// to last) as aligned 64-bit words: no bounds, unit stride on `axis`, every other stride and the

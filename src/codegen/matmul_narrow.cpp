@@ -56,8 +56,8 @@ GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t) {
   g.groups_z = static_cast<uint32_t>(std::min<int64_t>(B, 65535));
   GlslWriter w;
   header(w, k, t, 256);
-  load_function(w, "a", k.a_input, k.a_view, batch);
-  load_function(w, "b", k.b_input, k.b_view, batch);
+  load_function(w, k, 0, batch);
+  load_function(w, k, 1, batch);
   w.line("shared float As[{}][{}];", bk, tm);
   w.line("shared float Bs[{}][{}];", bk, tn);
   w.open("void main()");
@@ -68,8 +68,8 @@ GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t) {
   w.line("for (int i = 0; i < {}; ++i) for (int j = 0; j < {}; ++j) acc[i][j] = 0.0;", rm, rn);
   const int r = k.matmul_shape.rank();
   // Consecutive threads load along each operand's contiguous axis (coalesced global reads).
-  bool a_k_fast = unit_stride(k.a_view, r - 1);
-  bool b_n_fast = unit_stride(k.b_view, r - 1) || !unit_stride(k.b_view, r - 2);
+  bool a_k_fast = operand_unit_stride(k, 0, r - 1);
+  bool b_n_fast = operand_unit_stride(k, 1, r - 1) || !operand_unit_stride(k, 1, r - 2);
   w.open(fmt::format("for (int k0 = 0; k0 < {}; k0 += {})", K, bk));
   w.open(fmt::format("for (int i = 0; i < {}; ++i)", rm));
   w.line("int e = lid + 256 * i;");

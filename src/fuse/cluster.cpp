@@ -3,6 +3,7 @@
 #include "fuse/cluster.hpp"
 
 #include <algorithm>
+#include <array>
 #include <queue>
 
 #include "fuse/emit.hpp"
@@ -36,6 +37,8 @@ struct Cluster {
   NodeId reduce = kNoNode;    // the reduce or matmul node the kernel is built around
   int64_t out_count = 0;      // elements the anchor produces (epilogue members have this count)
   bool absorbed = false;      // merged into another cluster
+  // Matmul: the producers of operands A and B computed in its loads (kNoNode: read from memory).
+  std::array<NodeId, 2> prologue{kNoNode, kNoNode};
 };
 
 class Fuser {
@@ -48,6 +51,7 @@ class Fuser {
         anc_[id].merge(anc_[a.node]);
       }
     cluster_of_.assign(g.size(), -1);
+    inliners_.assign(g.size(), {});
   }
 
   std::vector<KernelSpec> run() {
@@ -62,6 +66,7 @@ class Fuser {
       } else if (is_matmul(op)) {
         int c = new_cluster(id, KernelSpec::Type::MatMul);
         clusters_[c].reduce = id;
+        if (opt_.enabled && opt_.matmul_prologue) inline_operands(c);
       }
     }
     if (opt_.enabled) merge_siblings();
@@ -70,6 +75,42 @@ class Fuser {
 
  private:
   bool is_buffer_source(NodeId s) const { return !is_inline_leaf(g_[s].op); }
+
+  /// Kernels that compute node u: its cluster, or the matmuls that inline it in their loads.
+  std::vector<int> kernels_of(NodeId u) const {
+    if (cluster_of_[u] >= 0) return {cluster_of_[u]};
+    return inliners_[u];
+  }
+
+  /// A producer computed inside the operand loads of every matmul using it: one elementwise node
+  /// with a kernel of its own, read only by float32 matmuls (a convolution's im2col copy).
+  bool inlinable(NodeId p) const {
+    if (!inliners_[p].empty()) return true;
+    const Node& n = g_[p];
+    if (!is_elementwise(n.op) || n.op == Op::Gather) return false;
+    int pc = cluster_of_[p];
+    if (pc < 0 || clusters_[pc].absorbed || clusters_[pc].members.size() != 1) return false;
+    for (NodeId u : users_[p])
+      if (!is_matmul(g_[u].op) || g_[u].axis == 1) return false;
+    return true;
+  }
+
+  void inline_operands(int c) {
+    NodeId mm = clusters_[c].reduce;
+    if (g_[mm].axis == 1) return;  // float16 operands are staged by the cooperative-matrix kernel
+    for (int ai = 0; ai < 2; ++ai) {
+      NodeId p = g_[mm].args[static_cast<size_t>(ai)].node;
+      if (!inlinable(p)) continue;
+      int pc = cluster_of_[p];
+      if (pc >= 0) {
+        clusters_[pc].members.clear();
+        clusters_[pc].absorbed = true;
+        cluster_of_[p] = -1;
+      }
+      clusters_[c].prologue[static_cast<size_t>(ai)] = p;
+      if (std::find(inliners_[p].begin(), inliners_[p].end(), c) == inliners_[p].end()) inliners_[p].push_back(c);
+    }
+  }
 
   int new_cluster(NodeId id, KernelSpec::Type type) {
     Cluster c;
@@ -166,13 +207,13 @@ class Fuser {
     std::vector<int> stack;
     auto push_succ = [&](int c, bool first) {
       for (NodeId m : clusters_[c].members)
-        for (NodeId u : users_[m]) {
-          int x = cluster_of_[u];
-          if (x < 0 || x == c || seen[x]) continue;
-          if (first && x == skip_direct) continue;
-          seen[x] = 1;
-          stack.push_back(x);
-        }
+        for (NodeId u : users_[m])
+          for (int x : kernels_of(u)) {
+            if (x == c || seen[x]) continue;
+            if (first && x == skip_direct) continue;
+            seen[x] = 1;
+            stack.push_back(x);
+          }
     };
     push_succ(from, true);
     while (!stack.empty()) {
@@ -218,11 +259,15 @@ class Fuser {
     std::vector<NodeId> ins;
     int outs = 0;
     auto inside = [&](NodeId x) { return std::find(members.begin(), members.end(), x) != members.end(); };
+    auto add_input = [&](NodeId x) {
+      if (is_buffer_source(x) && std::find(ins.begin(), ins.end(), x) == ins.end()) ins.push_back(x);
+    };
     for (NodeId m : members) {
-      for (const Arg& a : g_[m].args)
-        if (!inside(a.node) && is_buffer_source(a.node) &&
-            std::find(ins.begin(), ins.end(), a.node) == ins.end())
-          ins.push_back(a.node);
+      for (const Arg& a : g_[m].args) {
+        if (inside(a.node)) continue;
+        if (inliners_[a.node].empty()) add_input(a.node);
+        else for (const Arg& b : g_[a.node].args) add_input(b.node);  // computed in the loads
+      }
       bool external = false;
       for (NodeId u : users_[m]) external = external || !inside(u);
       outs += external ? 1 : 0;
@@ -294,8 +339,11 @@ class Fuser {
       if (!clusters_[i].absorbed) live.push_back(static_cast<int>(i));
     std::vector<std::vector<int>> succ(clusters_.size());
     std::vector<int> indeg(clusters_.size(), 0);
-    for (int c : live)
-      for (NodeId m : clusters_[c].members)
+    for (int c : live) {
+      std::vector<NodeId> reads = clusters_[c].members;
+      for (NodeId q : clusters_[c].prologue)
+        if (q != kNoNode) reads.push_back(q);
+      for (NodeId m : reads)
         for (const Arg& a : g_[m].args) {
           int p = cluster_of_[a.node];
           if (p >= 0 && p != c && std::find(succ[p].begin(), succ[p].end(), c) == succ[p].end()) {
@@ -303,6 +351,7 @@ class Fuser {
             ++indeg[c];
           }
         }
+    }
     // Write-after-read: kernels reading a parameter's old value run before the kernel writing its
     // new value, where that adds no cycle; otherwise the runtime writes via a copy instead.
     auto with_war = succ;
@@ -313,13 +362,13 @@ class Fuser {
       if (cw < 0) continue;
       for (NodeId in = 0; in < g_.size(); ++in) {
         if (g_[in].op != Op::Input || g_[in].param != g_[o].param) continue;
-        for (NodeId u : users_[in]) {
-          int cr = cluster_of_[u];
-          if (cr < 0 || cr == cw || depends(clusters_[cr], clusters_[cw])) continue;
-          if (std::find(with_war[cr].begin(), with_war[cr].end(), cw) != with_war[cr].end()) continue;
-          with_war[cr].push_back(cw);
-          ++indeg_war[cw];
-        }
+        for (NodeId u : users_[in])
+          for (int cr : kernels_of(u)) {
+            if (cr == cw || depends(clusters_[cr], clusters_[cw])) continue;
+            if (std::find(with_war[cr].begin(), with_war[cr].end(), cw) != with_war[cr].end()) continue;
+            with_war[cr].push_back(cw);
+            ++indeg_war[cw];
+          }
       }
     }
     auto order = kahn(live, with_war, indeg_war);
@@ -329,7 +378,7 @@ class Fuser {
     for (int c : order) {
       const Cluster& cl = clusters_[c];
       out.push_back(emit_kernel(g_, users_, cl.members, cluster_of_, c,
-                                cl.type == KernelSpec::Type::Elementwise ? kNoNode : cl.reduce));
+                                cl.type == KernelSpec::Type::Elementwise ? kNoNode : cl.reduce, cl.prologue));
     }
     return out;
   }
@@ -356,6 +405,7 @@ class Fuser {
   std::vector<std::vector<NodeId>> users_;
   std::vector<Bits> anc_;
   std::vector<int> cluster_of_;
+  std::vector<std::vector<int>> inliners_;  // per node: matmul kernels computing it in their loads
   std::vector<Cluster> clusters_;
 };
 

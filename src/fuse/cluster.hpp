@@ -1,6 +1,7 @@
 // Fusion: groups IR nodes into kernels. Elementwise nodes join a producer's kernel when they read
 // it at the same linear index and no path leaves and re-enters the kernel; a reduction absorbs the
-// elementwise kernel that only feeds it; a matmul takes its consumers as an epilogue. No GLSL and
+// elementwise kernel that only feeds it; a matmul takes its consumers as an epilogue and computes
+// operands made by a single elementwise node (feeding only matmuls) in its loads. No GLSL and
 // no Vulkan here.
 #pragma once
 #include <vector>
@@ -13,6 +14,9 @@ namespace descent::detail {
 struct FusionOptions {
   bool enabled = true;   // false: one kernel per computed node (DESCENT_DISABLE_FUSION=1)
   int max_bindings = 15; // buffers one kernel may bind (push-constant space)
+  // Inline a single-node elementwise producer (e.g. an im2col copy) into the operand loads of the
+  // float32 matmuls that are its only users, so its result is never stored.
+  bool matmul_prologue = true;
 };
 
 /// Kernels in a valid execution order (dependencies first; ties by smallest node id).

@@ -104,7 +104,7 @@ class Emitter {
 
 KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>& users,
                        const std::vector<NodeId>& members, const std::vector<int>& cluster_of,
-                       int cluster, NodeId anchor) {
+                       int cluster, NodeId anchor, std::array<NodeId, 2> prologue_of) {
   KernelSpec k;
   k.members = members;
   Emitter e(g, k, k.body);
@@ -128,10 +128,19 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
     const Node& m = g[anchor];
     k.type = KernelSpec::Type::MatMul;
     k.matmul_shape = m.shape;
-    k.a_input = e.binding(m.args[0].node);
     k.a_view = m.args[0].view;
-    k.b_input = e.binding(m.args[1].node);
     k.b_view = m.args[1].view;
+    for (int ai = 0; ai < 2; ++ai) {
+      NodeId p = prologue_of[static_cast<size_t>(ai)];
+      if (p == kNoNode) {
+        (ai == 0 ? k.a_input : k.b_input) = e.binding(m.args[static_cast<size_t>(ai)].node);
+        continue;
+      }
+      // The producer's instructions, evaluated at its own linear index inside the loads.
+      std::vector<Instr>& body = ai == 0 ? k.a_prologue : k.b_prologue;
+      (ai == 0 ? k.a_value : k.b_value) = Emitter(g, k, body).op(g[p], {});
+      if (std::find(k.members.begin(), k.members.end(), p) == k.members.end()) k.members.push_back(p);
+    }
     k.fp16_inputs = m.axis == 1;
     Instr acc;
     acc.kind = Instr::Kind::Acc;
@@ -173,9 +182,14 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
   } else if (mm) {
     const Shape& s = k.matmul_shape;
     k.count = s.element_count();
-    k.label = fmt::format("matmul {}x{}x{}{}{}", s[-2], g[anchor].args[0].view.output[-1], s[-1],
+    k.label = fmt::format("matmul {}x{}x{}{}{}{}", s[-2], g[anchor].args[0].view.output[-1], s[-1],
                           s.rank() > 2 ? fmt::format(" batch {}", k.count / (s[-2] * s[-1])) : "",
-                          ops ? fmt::format(" + {} ops", ops) : "");
+                          ops ? fmt::format(" + {} ops", ops) : "",
+                          !k.a_prologue.empty() || !k.b_prologue.empty()
+                              ? fmt::format(" ({}{}{} computed in loads)", k.a_prologue.empty() ? "" : "A",
+                                            !k.a_prologue.empty() && !k.b_prologue.empty() ? ", " : "",
+                                            k.b_prologue.empty() ? "" : "B")
+                              : "");
   } else {
     k.type = KernelSpec::Type::Elementwise;
     k.count = g[members.front()].shape.element_count();

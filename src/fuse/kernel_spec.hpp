@@ -47,6 +47,12 @@ struct KernelSpec {
   int a_input = -1, b_input = -1;
   View a_view, b_view;
   bool fp16_inputs = false;  // MatMulPrecision::kFloat16Inputs was requested
+  // MatMul only: an operand computed inside the kernel instead of read from memory (an inlined
+  // elementwise producer, such as a convolution's im2col copy). Then a_input is -1, a_view maps
+  // (batch, row, col) into the producer's shape, and a_prologue evaluated at that linear index
+  // gives the element as instruction a_value. Same for b.
+  std::vector<Instr> a_prologue, b_prologue;
+  int a_value = -1, b_value = -1;
   bool uses_rand = false;
   std::vector<NodeId> members;  // IR nodes computed by this kernel (for drawings and debugging)
   std::string label;

@@ -99,6 +99,9 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
   FusionOptions fo;
   fo.enabled = !f.disable_fusion;
   fo.max_bindings = static_cast<int>(env.ctx->info().max_push_constants_size / 8) - 1;
+  // CPU devices' matmul kernels read operands straight from memory (their fast paths depend on
+  // the layout); GPUs stage operands in shared memory, where a computed load costs little.
+  fo.matmul_prologue = env.target.matmul_prologue >= 0 ? env.target.matmul_prologue == 1 : !env.target.cpu;
   cg->kernels = build_kernels(cg->ir, fo);
   MemoryPlan plan = plan_memory(cg->ir, cg->kernels);
   cg->storage = std::move(plan.storage);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "runtime/state.hpp"
 #include "support/harness.hpp"
 #include "util/flags.hpp"
 
@@ -213,11 +214,16 @@ namespace {
 
 /// A small conv-net (conv, leaky, max pool, grouped conv, dropout, dense) trained with Adam on
 /// fixed random images: returns every parameter after `steps` steps.
-std::vector<float> train_small_conv_net(int steps, bool fusion) {
+/// `prologue` 1 computes the im2col patches inside the matmuls' loads (the GPU default), 0 stores
+/// them (the CPU default), -1 leaves the device's choice.
+std::vector<float> train_small_conv_net(int steps, bool fusion, int prologue = -1,
+                                        size_t* kernels = nullptr) {
   Environment& e = env();
   auto& f = detail::mutable_flags();
   bool saved = f.disable_fusion;
   f.disable_fusion = !fusion;
+  int saved_prologue = e.state().target.matmul_prologue;
+  e.state().target.matmul_prologue = prologue;
   Sequential net;
   net.add(Conv2D::builder(1, 4, 3, 3).with_pad(1).build(e)).add(LeakyRelu(0.01f)).add(MaxPool2D());
   net.add(Conv2D::builder(4, 4, 3, 3).with_pad(1, PadMode::kReplicate).with_groups(2).build(e));
@@ -241,6 +247,8 @@ std::vector<float> train_small_conv_net(int steps, bool fusion) {
     adam.step(s, 0.01f);
   });
   f.disable_fusion = saved;
+  e.state().target.matmul_prologue = saved_prologue;
+  if (kernels) *kernels = g.kernel_count();
   for (int i = 0; i < steps; ++i) e.run(g, static_cast<uint32_t>(i));
   std::vector<float> all;
   for (const Parameter& p : net.parameters()) {
@@ -257,6 +265,17 @@ TEST(Training, ConvNetTwoHundredStepsBitIdenticalAndFusedEqualsUnfused) {
   auto c = train_small_conv_net(20, true), d = train_small_conv_net(20, false);
   EXPECT_EQ(0, std::memcmp(c.data(), d.data(), c.size() * 4)) << "fused and unfused training differ";
   EXPECT_NE(0, std::memcmp(a.data(), c.data(), a.size() * 4)) << "training changed nothing";
+}
+
+// The patches of both convolutions computed inside the matmul loads (forward and weight gradient)
+// instead of stored by a copy kernel: two kernels fewer, bit-identical parameters.
+TEST(Training, ConvNetPatchesComputedInMatmulLoadsEqualStoredPatches) {
+  size_t stored_kernels = 0, computed_kernels = 0;
+  auto stored = train_small_conv_net(20, true, 0, &stored_kernels);
+  auto computed = train_small_conv_net(20, true, 1, &computed_kernels);
+  ASSERT_EQ(stored.size(), computed.size());
+  EXPECT_EQ(0, std::memcmp(stored.data(), computed.data(), stored.size() * 4));
+  EXPECT_EQ(computed_kernels + 2, stored_kernels);
 }
 
 }  // namespace

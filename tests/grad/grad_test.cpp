@@ -147,6 +147,8 @@ TEST(Grad, Conv2d) {
   pad1.pad = 1;
   check_grad("conv2d 3x3 pad 1", {in(Shape{2, 5, 6, 3}, 71), in(Shape{4, 3, 3, 3}, 72)},
              [pad1](Scope&, auto& x) { return x[0].conv2d(x[1], pad1); });
+  check_grad("conv2d 2x3 filter, no pad", {in(Shape{2, 5, 6, 3}, 84), in(Shape{4, 2, 3, 3}, 85)},
+             [](Scope&, auto& x) { return x[0].conv2d(x[1]); });
   Conv2DOptions rep = pad1;
   rep.pad_mode = PadMode::kReplicate;
   check_grad("conv2d replicate pad", {in(Shape{1, 4, 4, 2}, 73), in(Shape{3, 3, 3, 2}, 74)},

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <functional>
 
 #include "runtime/state.hpp"
 #include "support/harness.hpp"
@@ -120,6 +121,73 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
   }
   }
   env().state().target.matmul_tile = 0;
+}
+
+// Operands computed inside the matmul's loads (an elementwise producer used only by matmuls, e.g.
+// the im2col copy of a convolution): values vs the float64 reference, for every tile shape, with
+// the producer read through a transpose, zero padding and windows, and a split long K.
+TEST_F(GpuCodePaths, MatMulOperandsComputedInLoads) {
+  struct Case {
+    const char* name;
+    std::vector<Shape> shapes;
+    std::function<Array(const std::vector<Array>&)> fn;
+    int64_t k;
+    int kernels;
+  };
+  auto patches = [](const Array& img) {  // [N, H, W, C] -> [N*H*W, 9*C], zero-padded 3x3 windows
+    const Shape s = img.shape();
+    return img.pad(1, 1, 1).pad(2, 1, 1).windows(1, 3).windows(3, 3).permute({0, 1, 3, 2, 4, 5})
+        .reshape(Shape{s[0] * s[1] * s[2], 9 * s[3]});
+  };
+  const Case cases[] = {
+      {"square then matmul", {Shape{37, 21}, Shape{21, 19}}, [](auto& x) { return (x[0] * x[0]).matmul(x[1]); }, 21, 1},
+      {"transposed producer", {Shape{23, 40}, Shape{23, 9}},
+       [](auto& x) { return x[0].abs().transpose().matmul(x[1] * x[1]); }, 23, 1},
+      {"conv forward", {Shape{2, 6, 5, 3}, Shape{27, 4}}, [&](auto& x) { return patches(x[0]).matmul(x[1]); }, 27, 1},
+      {"conv weight gradient, split K", {Shape{4, 14, 14, 2}, Shape{784, 5}},
+       [&](auto& x) { return patches(x[0]).transpose().matmul(x[1]); }, 784, 2},
+  };
+  uint32_t salt = 900;
+  for (int tile : {128, 0, 16}) {
+    env().state().target.matmul_tile = tile;
+    for (const Case& c : cases) {
+      std::vector<Input> in, abs_in;
+      for (const Shape& sh : c.shapes) in.push_back(Input{sh, random_values(sh.element_count(), salt++)});
+      abs_in = in;
+      for (Input& i : abs_in)
+        for (float& v : i.values) v = std::fabs(v);
+      auto fn = [&](Scope&, const std::vector<Array>& x) { return c.fn(x); };
+      CheckOptions plain;
+      plain.tolerance = Tolerance::kReduction;
+      plain.reduction_length = c.k;
+      plain.check_unfused = false;
+      auto bound = check_op(fmt::format("{} |x|", c.name), abs_in, fn, plain).ref;
+      CheckOptions o = plain;
+      o.abs_sum = bound;
+      o.check_unfused = true;
+      o.expected_kernels = c.kernels;
+      check_op(fmt::format("{} (tile {})", c.name, tile), in, fn, o);
+    }
+  }
+  env().state().target.matmul_tile = 0;
+}
+
+// A producer that something other than a matmul reads is stored once, not computed in the loads.
+TEST_F(GpuCodePaths, MatMulOperandWithOtherUsersIsStored) {
+  auto a = env().static_parameter({8, 8}, "prologue_a");
+  auto out = env().static_parameter({8, 8}, "prologue_out");
+  auto sq = env().static_parameter({8, 8}, "prologue_sq");
+  Graph g = env().build_graph([&](Scope& s) {
+    Array r = s.parameter_value(a).sin();
+    s.write_parameter_value(out, r.matmul(s.parameter_value(a)));
+    s.write_parameter_value(sq, r);
+  });
+  for (const std::string& l : g.kernel_labels()) EXPECT_EQ(l.find("computed in loads"), std::string::npos) << l;
+  Graph h = env().build_graph([&](Scope& s) {
+    s.write_parameter_value(out, s.parameter_value(a).sin().matmul(s.parameter_value(a)));
+  });
+  ASSERT_EQ(h.kernel_count(), 1u);
+  EXPECT_NE(h.kernel_labels()[0].find("(A computed in loads)"), std::string::npos) << h.kernel_labels()[0];
 }
 
 }  // namespace

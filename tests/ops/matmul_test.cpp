@@ -164,7 +164,9 @@ TEST(MatMul, EpilogueWithTwoOutputs) {
     s.write_parameter_value(o2, r * 3.0f);
   });
   EXPECT_EQ(g.kernel_count(), 1u);
-  if (env().device_is_cpu()) EXPECT_NE(g.kernel_source(0).find("DescentOut8(uint64_t(pc.out1))"), std::string::npos);
+  if (env().device_is_cpu()) {
+    EXPECT_NE(g.kernel_source(0).find("DescentOut8(uint64_t(pc.out1))"), std::string::npos);
+  }
   env().run(g);
   auto r1 = env().read_parameter(o1), r2 = env().read_parameter(o2);
   for (int64_t i = 0; i < m; ++i)
