@@ -5,7 +5,8 @@
 # + cuBLAS; COOPMAT_VARIANTS=all or a list like 1,3), variants (hand-written diagnostic kernels),
 # torch (the shared torch_reference.py), torch_quick (its --quick mode), train (bench_train:
 # Fashion-MNIST training steps; NETS and EPOCHS pick networks and epochs), fashion (40-epoch
-# accuracy runs + determinism), imagefit (200-epoch fits + determinism). Default: tests bandwidth matmul.
+# accuracy runs + determinism), imagefit (200-epoch fits + determinism), profile (per-kernel
+# times of NETS' training steps). Default: tests bandwidth matmul.
 # Expects gpu/bin/ (stripped Release binaries built in build-gpu/), .gl/ (Vulkan loader debs) and,
 # for `torch`, gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
 set -u
@@ -48,6 +49,12 @@ for what in ${@:-tests bandwidth matmul}; do
       DESCENT_DEBUG=2 gpu/bin/bench_train ${NETS:-linear single-layer conv-net} --epochs ${EPOCHS:-3} > "$OUT/train.csv" 2> "$OUT/train.err"
       echo "bench_train rc=$?"; cat "$OUT/train.csv"
       grep -A12 "descent: run:" "$OUT/train.err" | tail -13 ;;
+    profile)
+      # Per-kernel GPU times (median over the timed steps) of each network's training step.
+      for net in ${NETS:-conv-net}; do
+        DESCENT_DEBUG=2 gpu/bin/bench_train $net --epochs ${EPOCHS:-2} --profile > "$OUT/profile_$net.csv" 2> "$OUT/profile_$net.txt"
+        echo "profile $net rc=$?"; cat "$OUT/profile_$net.csv"; grep -E "^ *[0-9]+ +[0-9.]+ ms" "$OUT/profile_$net.txt" | sort -k2 -rn | head -${TOP:-25}; grep "sum of" "$OUT/profile_$net.txt"
+      done ;;
     fashion)
       # The README's Fashion-MNIST results: 40 epochs, batch 1000, Adam, TRIALS trials per network.
       for net in ${FASHION_NETS:-linear single-layer conv-net conv-blur-net}; do

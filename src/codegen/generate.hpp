@@ -23,8 +23,8 @@ struct Target {
   bool coopmat_emulate = false;     // tests: without coopmat_nv, the coopmat kernel in plain GLSL
   int matmul_tile = 0;              // tests: 0 automatic; 128 the big GPU kernel; 16/32/64 narrow
                                     // tiles of that size (GPU code paths only)
-  int matmul_prologue = -1;         // tests: -1 automatic (GPUs only), 0 never, 1 always inline
-                                    // elementwise producers into matmul operand loads
+  int matmul_prologue = 0;          // 1: inline single-node elementwise producers into matmul
+                                    // operand loads (DESCENT_MATMUL_PROLOGUE; tests)
 };
 
 struct GeneratedKernel {

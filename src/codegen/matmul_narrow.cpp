@@ -1,6 +1,6 @@
 // GLSL for GPU matrix products that would leave 128 x 128 tiles mostly masked or the card mostly
 // idle (few rows or columns, few tiles): 256 threads as 16 x 16, each owning (TM / 16) x (TN / 16)
-// outputs of a TM x TN tile, TM and TN in {16, 32, 64} chosen by an occupancy/waste estimate. Same summation order as every matmul kernel (k = 0..K-1, fma, precise),
+// outputs of a TM x TN tile, TM and TN multiples of 16 up to 80, chosen by an occupancy/waste estimate. Same summation order as every matmul kernel (k = 0..K-1, fma, precise),
 // so results are bit-identical to the other variants. Writes GLSL only.
 #include "codegen/matmul.hpp"
 
@@ -18,8 +18,11 @@ constexpr double kFullGpu = 264;  // workgroups for two per SM on a 132-SM card:
 /// occupancy is the fraction of the card a grid of that many workgroups fills. 128 x 128 is the
 /// big kernel in matmul.cpp.
 Tiles choose(int64_t M, int64_t N, int64_t B) {
+  // 80 and 48 fit products of 72 or 40 rows (convolution weight gradients: 9 x channels) with
+  // little masking where 64 would need two mostly empty tiles.
   const Tiles candidates[] = {{128, 128, 1.0}, {64, 64, 0.75}, {64, 32, 0.55}, {32, 64, 0.55},
-                              {32, 32, 0.4},   {64, 16, 0.35}, {16, 64, 0.35}, {16, 16, 0.15}};
+                              {32, 32, 0.4},   {80, 16, 0.38}, {16, 80, 0.38}, {64, 16, 0.35},
+                              {16, 64, 0.35},  {48, 16, 0.3},  {16, 48, 0.3},  {16, 16, 0.15}};
   Tiles best = candidates[0];
   double best_cost = -1;
   for (Tiles c : candidates) {

@@ -99,9 +99,10 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
   FusionOptions fo;
   fo.enabled = !f.disable_fusion;
   fo.max_bindings = static_cast<int>(env.ctx->info().max_push_constants_size / 8) - 1;
-  // CPU devices' matmul kernels read operands straight from memory (their fast paths depend on
-  // the layout); GPUs stage operands in shared memory, where a computed load costs little.
-  fo.matmul_prologue = env.target.matmul_prologue >= 0 ? env.target.matmul_prologue == 1 : !env.target.cpu;
+  // Off unless asked for (DESCENT_MATMUL_PROLOGUE=1, tests): on the H100 the conv-net's weight
+  // gradients got slower with their patches computed in the loads than with the patches stored
+  // (docs/PERFORMANCE.md), and CPU devices' matmul kernels need operands in memory.
+  fo.matmul_prologue = env.target.matmul_prologue == 1;
   cg->kernels = build_kernels(cg->ir, fo);
   MemoryPlan plan = plan_memory(cg->ir, cg->kernels);
   cg->storage = std::move(plan.storage);

@@ -94,6 +94,7 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.coopmat_nv = s.ctx->info().has_cooperative_matrix_nv && s.ctx->info().subgroup_size == 32 &&
                         s.ctx->info().has_float16;
   s.target.coopmat_variant = flags().coopmat_variant;
+  s.target.matmul_prologue = flags().matmul_prologue;
   s.target.max_shared_memory = s.ctx->info().max_shared_memory;
   s.target.subgroup_broadcast = s.ctx->info().subgroup_broadcast;
   s.target.denorm_preserve = s.ctx->info().denorm_preserve_f32;

@@ -37,6 +37,7 @@ Flags read_flags() {
   f.no_disk_cache = env_bool("DESCENT_NO_DISK_CACHE");
   f.reduce_threads = env_int("DESCENT_REDUCE_THREADS", 0);
   f.coopmat_variant = env_int("DESCENT_COOPMAT_VARIANT", 0);
+  f.matmul_prologue = env_int("DESCENT_MATMUL_PROLOGUE", 0);
   return f;
 }
 }  // namespace

@@ -17,6 +17,7 @@ struct Flags {
   bool no_disk_cache = false;     // DESCENT_NO_DISK_CACHE=1
   int reduce_threads = 0;         // DESCENT_REDUCE_THREADS=n: override threads per reduced row
   int coopmat_variant = 0;        // DESCENT_COOPMAT_VARIANT=n: force a cooperative-matrix tile table entry
+  int matmul_prologue = 0;        // DESCENT_MATMUL_PROLOGUE=1: compute single-node matmul operands in the loads
 };
 
 /// The flags, read from the environment on first call.

@@ -214,8 +214,8 @@ namespace {
 
 /// A small conv-net (conv, leaky, max pool, grouped conv, dropout, dense) trained with Adam on
 /// fixed random images: returns every parameter after `steps` steps.
-/// `prologue` 1 computes the im2col patches inside the matmuls' loads (the GPU default), 0 stores
-/// them (the CPU default), -1 leaves the device's choice.
+/// `prologue` 1 computes the im2col patches inside the matmuls' loads (DESCENT_MATMUL_PROLOGUE=1),
+/// 0 stores them (the default), -1 leaves the environment's setting.
 std::vector<float> train_small_conv_net(int steps, bool fusion, int prologue = -1,
                                         size_t* kernels = nullptr) {
   Environment& e = env();
@@ -223,7 +223,7 @@ std::vector<float> train_small_conv_net(int steps, bool fusion, int prologue = -
   bool saved = f.disable_fusion;
   f.disable_fusion = !fusion;
   int saved_prologue = e.state().target.matmul_prologue;
-  e.state().target.matmul_prologue = prologue;
+  if (prologue >= 0) e.state().target.matmul_prologue = prologue;
   Sequential net;
   net.add(Conv2D::builder(1, 4, 3, 3).with_pad(1).build(e)).add(LeakyRelu(0.01f)).add(MaxPool2D());
   net.add(Conv2D::builder(4, 4, 3, 3).with_pad(1, PadMode::kReplicate).with_groups(2).build(e));

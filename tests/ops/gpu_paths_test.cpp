@@ -94,7 +94,7 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
                         {20, 21, 70, true, false},  {10, 17, 100, false, false},
                         {9, 40, 14, false, true}};
   uint32_t salt = 500;
-  for (int tile : {128, 0, 16, 32, 64}) {  // forced big, automatic, forced narrow sizes
+  for (int tile : {128, 0, 16, 32, 48, 64, 80}) {  // forced big, automatic, forced narrow sizes
   env().state().target.matmul_tile = tile;
   for (const Case& c : cases) {
     Input a{c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, random_values(c.m * c.k, salt++)};
@@ -148,6 +148,7 @@ TEST_F(GpuCodePaths, MatMulOperandsComputedInLoads) {
        [&](auto& x) { return patches(x[0]).transpose().matmul(x[1]); }, 784, 2},
   };
   uint32_t salt = 900;
+  env().state().target.matmul_prologue = 1;  // restored by TearDown
   for (int tile : {128, 0, 16}) {
     env().state().target.matmul_tile = tile;
     for (const Case& c : cases) {
@@ -174,6 +175,7 @@ TEST_F(GpuCodePaths, MatMulOperandsComputedInLoads) {
 
 // A producer that something other than a matmul reads is stored once, not computed in the loads.
 TEST_F(GpuCodePaths, MatMulOperandWithOtherUsersIsStored) {
+  env().state().target.matmul_prologue = 1;  // restored by TearDown
   auto a = env().static_parameter({8, 8}, "prologue_a");
   auto out = env().static_parameter({8, 8}, "prologue_out");
   auto sq = env().static_parameter({8, 8}, "prologue_sq");
