@@ -14,6 +14,10 @@ constexpr int64_t kMinK = 768;            // shorter products keep one pass
 constexpr int64_t kMinChunk = 256;        // K per chunk at least this long
 constexpr int64_t kMaxOutputs = 1 << 18;  // more outputs already give enough parallelism
 constexpr int64_t kTargetWork = 1 << 20;  // aim for about this many (chunk, output) pairs
+// At most this many chunks: a few more than one wave of workgroups on a large GPU. More chunks
+// of a tiny product (conv1's weight gradient, 144 outputs) only lengthen the chunk sum, whose
+// column reduction runs one thread per output (H100: 3051 chunks, sum 0.069 ms).
+constexpr int64_t kMaxChunks = 1024;
 
 /// The operand view with its K axis (`k_axis` counted from the end: 1 for A, 2 for B) split into
 /// [S, c] chunks and S moved to a new leading batch axis.
@@ -40,7 +44,7 @@ bool split_long_matmuls(IrGraph& g) {
     const Shape& a = mm.args[0].view.output;
     int64_t k = a[-1], outputs = mm.shape.element_count();
     if (k < kMinK || outputs > kMaxOutputs) continue;
-    int64_t s = std::clamp<int64_t>(kTargetWork / outputs, 2, k / kMinChunk);
+    int64_t s = std::clamp<int64_t>(kTargetWork / outputs, 2, std::min(k / kMinChunk, kMaxChunks));
     int64_t c = (k + s - 1) / s;
     s = (k + c - 1) / c;
     auto va = chunked(mm.args[0].view, 1, s, c);
