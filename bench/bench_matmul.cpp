@@ -1,7 +1,9 @@
 // Matmul benchmark (targets M1 and M2): square products 1024..8192 through descent's generated
 // kernels, FP32 and float16 inputs, GPU-timestamped with the GPU kept busy, random inputs,
 // spot-checked against a float64 dot product on the host. Prints "case,n,ms,TFLOP/s,max_rel_err".
-// Usage: bench_matmul [--fp16-only] [--variants=all|1,3,...] [sizes...]. --variants times each
+// Usage: bench_matmul [--fp16-only] [--diag=1|2] [--variants=all|1,3,...] [sizes...]. --diag times
+// diagnostic coopmat kernels (1: no global loads in the K loop, 2: half of them; wrong values,
+// Target::coopmat_diagnostic). --variants times each
 // cooperative-matrix tile variant (Target::coopmat_variant) in this one process; the case name
 // then carries the variant the kernel actually used (a forced variant that does not fit the
 // device's shared memory falls back, and the name says so).
@@ -31,10 +33,13 @@ int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   std::vector<int> variants = {-1};  // -1: whatever the environment chooses
   bool fp32 = true;
+  int diag = 0;  // --diag=1|2: Target::coopmat_diagnostic for the fp16 runs (timing only)
   for (int i = 1; i < argc; ++i) try {
     std::string arg = argv[i];
     if (arg == "--fp16-only") {
       fp32 = false;
+    } else if (arg.rfind("--diag=", 0) == 0) {
+      diag = std::stoi(arg.substr(7));
     } else if (arg.rfind("--variants=", 0) == 0) {
       variants.clear();
       std::string list = arg.substr(11);
@@ -74,6 +79,7 @@ int main(int argc, char** argv) {
     const int chosen = env.state().target.coopmat_variant;
     for (auto [precision, variant] : runs) {
       env.state().target.coopmat_variant = variant < 0 ? chosen : variant;
+      env.state().target.coopmat_diagnostic = precision == MatMulPrecision::kFloat16Inputs ? diag : 0;
       detail::mutable_flags().debug = 2;
       Graph g = env.build_graph([&](Scope& s) {
         s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb), precision));
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
       std::string name = fp16 ? "matmul_fp16_inputs" : "matmul_fp32";
       std::string used = fp16 ? variant_of(g.kernel_source(0)) : "";
       if (!used.empty()) name += "_" + used;
+      if (fp16 && diag) name += "_diag" + std::to_string(diag) + "_wrong_values";
       if (variant > 0 && used.rfind("v" + std::to_string(variant) + "_", 0) != 0) name += "_fallback";
       std::printf("%s,%lld,%.4f,%.2f,%.2e\n", name.c_str(), static_cast<long long>(n), ms,
                   2.0 * n * n * n / (ms * 1e-3) / 1e12, worst);
