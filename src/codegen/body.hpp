@@ -70,6 +70,28 @@ inline std::string index_at(GlslWriter& w, const View& v, const std::vector<std:
   return flat;
 }
 
+/// Coordinates on each input axis of view `v` at output coordinates `c` (GLSL int expressions,
+/// clamped where the axis can leave the source); `cond` as in index_at.
+inline std::vector<std::string> input_coords(GlslWriter& w, const View& v, const std::vector<std::string>& c,
+                                             std::string* cond, const std::string& prefix) {
+  cond->clear();
+  std::vector<std::string> q;
+  for (int i = 0; i < v.input.rank(); ++i) {
+    std::string ci = fmt::format("{}", v.offset[i]);
+    for (int j = 0; j < v.output.rank(); ++j)
+      if (v.map[j].input_axis == i && v.output[j] != 1) ci += fmt::format(" + {} * {}", c[j], v.map[j].step);
+    std::string name = fmt::format("{}{}", prefix, i);
+    w.line("int {} = {};", name, ci);
+    if (v.needs_bounds(i)) {
+      if (v.pad[i] == PadMode::kZero)
+        *cond += fmt::format("{}uint({}) < {}u", cond->empty() ? "" : " && ", name, v.input[i]);
+      name = fmt::format("clamp({}, 0, {})", name, v.input[i] - 1);
+    }
+    q.push_back(name);
+  }
+  return q;
+}
+
 /// Emits the body instructions of one kernel at linear index variable `l`.
 class BodyWriter {
  public:
@@ -102,6 +124,8 @@ class BodyWriter {
   void set_vector_prefix(std::string p) { vin_ = std::move(p); }
 
   void set_acc(std::string acc) { acc_ = std::move(acc); }  // matmul epilogue: the product
+  /// Coordinate j of shape s is the GLSL expression `name` instead of one derived from l.
+  void preset_coord(const Shape& s, int j, std::string name) { coords_[std::make_pair(s.str(), j)] = std::move(name); }
 
   void emit_all() {
     for (size_t i = 0; i < body_.size(); ++i) emit(static_cast<int>(i));

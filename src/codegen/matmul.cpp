@@ -88,10 +88,54 @@ void load_function(GlslWriter& w, const KernelSpec& k, int operand, const Shape&
   coords.push_back("r");
   coords.push_back("c");
   std::string cond;
-  std::string idx = index_at(w, v, coords, &cond, "q");
+  std::vector<std::string> q = input_coords(w, v, coords, &cond, "q");
   if (!cond.empty()) w.line("if (!({})) return 0.0;", cond);
-  w.line("int l = {};", idx);
-  BodyWriter(w, prologue, "l").emit_all();
+  const Shape& Q = v.input;
+  auto qst = Q.strides();
+  std::string l = "0";
+  for (int i = 0; i < Q.rank(); ++i)
+    if (Q[i] != 1) l += fmt::format(" + {} * {}", q[static_cast<size_t>(i)], qst[i]);
+  w.line("int l = {};", l);
+  BodyWriter body(w, prologue, "l");
+  // The producer's coordinates group by group (runs of its axes whose extents multiply to runs of
+  // Q's axes), each from the Q coordinates of its own group only: a part that depends only on
+  // the row (or only on the column) stays loop-invariant in the kernels' K loops.
+  const Shape& P = prologue[static_cast<size_t>(operand == 0 ? k.a_value : k.b_value)].shape;
+  std::vector<int> pa, qa;  // non-unit axes
+  for (int j = 0; j < P.rank(); ++j)
+    if (P[j] != 1) pa.push_back(j);
+  for (int i = 0; i < Q.rank(); ++i)
+    if (Q[i] != 1) qa.push_back(i);
+  size_t x = 0, y = 0;
+  for (int group = 0; x < pa.size() && y < qa.size(); ++group) {
+    size_t x2 = x + 1, y2 = y + 1;
+    int64_t pp = P[pa[x]], qq = Q[qa[y]];
+    while (pp != qq) {
+      if (pp < qq && x2 < pa.size()) pp *= P[pa[x2++]];
+      else if (qq < pp && y2 < qa.size()) qq *= Q[qa[y2++]];
+      else break;
+    }
+    if (pp != qq) break;  // no common grouping: the remaining coordinates come from l
+    std::string g = "0";
+    int64_t inner = 1;
+    for (size_t i = y2; i-- > y;) {
+      g += fmt::format(" + {} * {}", q[static_cast<size_t>(qa[i])], inner);
+      inner *= Q[qa[i]];
+    }
+    w.line("int g{} = {};", group, g);
+    inner = 1;
+    for (size_t j = x2; j-- > x;) {
+      std::string e = inner == 1 ? fmt::format("g{}", group) : fmt::format("(g{} / {})", group, inner);
+      if (j > x) e = fmt::format("({} % {})", e, P[pa[j]]);
+      std::string cname = fmt::format("pc{}", pa[j]);
+      w.line("int {} = {};", cname, e);
+      body.preset_coord(P, pa[j], cname);
+      inner *= P[pa[j]];
+    }
+    x = x2;
+    y = y2;
+  }
+  body.emit_all();
   w.line("return t{};", operand == 0 ? k.a_value : k.b_value);
   w.close();
 }
