@@ -47,14 +47,7 @@ void load_function(GlslWriter& w, const char* name, int input, const View& v, co
 /// bounds (see load_function).
 void index_function(GlslWriter& w, const char* name, const View& v, const Shape& batch) {
   w.open(fmt::format("int index_{}(int b, int r, int c)", name));
-  std::vector<std::string> coords;
-  auto ds = batch.strides();
-  for (int j = 0; j < batch.rank(); ++j) {
-    std::string e = "b";
-    if (ds[j] != 1) e = fmt::format("(b / {})", ds[j]);
-    if (j > 0) e = fmt::format("({} % {})", e, batch[j]);
-    coords.push_back(batch[j] == 1 ? "0" : e);
-  }
+  std::vector<std::string> coords = batch_coords(batch);
   coords.push_back("r");
   coords.push_back("c");
   std::string cond;
@@ -75,7 +68,6 @@ bool pairs_along(const View& v, int axis) {
   return true;
 }
 
-/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
 void load_function(GlslWriter& w, const KernelSpec& k, int operand, const Shape& batch) {
   const std::vector<Instr>& prologue = operand == 0 ? k.a_prologue : k.b_prologue;
   const View& v = operand == 0 ? k.a_view : k.b_view;
