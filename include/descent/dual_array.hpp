@@ -100,7 +100,9 @@ class DualArray {
   /// module.eval(*this, ctx), so layers chain left to right: x.apply(conv1, ctx).leaky_relu(0.01f).
   DualArray apply(const Module& module, const EvalContext& ctx) const;
 
-  /// Max over [size_h, size_w] windows of an NHWC image with the given strides.
+  /// Max over [size_h, size_w] windows of an NHWC image with the given strides. NaN elements are
+  /// skipped (a window of only NaN gives -inf); the gradient goes to the first maximum of each
+  /// window in row-major order.
   DualArray max_pool2d(int64_t size_h, int64_t size_w, int64_t stride_h, int64_t stride_w) const;
 
  private:

@@ -4,6 +4,8 @@
 // (a fused gather kernel); depthwise convolution needs none. No derivative rules here.
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "descent/environment.hpp"
 
 namespace descent {
@@ -72,9 +74,20 @@ DualArray DualArray::conv2d(const DualArray& filter, const Conv2DOptions& o) con
 DualArray DualArray::max_pool2d(int64_t size_h, int64_t size_w, int64_t stride_h,
                                 int64_t stride_w) const {
   check_image(shape(), "max_pool2d");
-  return image_windows(*this, size_h, size_w, stride_h, stride_w, "max_pool2d")
-      .reduce_max(4)
-      .reduce_max(2);
+  DualArray w = image_windows(*this, size_h, size_w, stride_h, stride_w, "max_pool2d");  // [N,OH,FH,OW,FW,C]
+  if (size_h != stride_h || size_w != stride_w || size_h * size_w > 16)
+    return w.reduce_max(4).reduce_max(2);
+  // Non-overlapping windows: a chain of elementwise maxima over the window elements in row-major
+  // order, one fused kernel instead of two reductions, and a backward pass of selects on views
+  // (no reduction). Same values as reduce_max: NaN elements are skipped (the chain starts at
+  // -inf and `e.max(best)` keeps best unless e > best); equal values keep the first, which also
+  // takes the gradient (reduce_max's rule); only a window of -0 and +0 differs (first, not +0).
+  const float inf = std::numeric_limits<float>::infinity();
+  DualArray best(value().scope().literal(-inf).broadcast(w.shape().remove_axis(4).remove_axis(2)));
+  for (int64_t i = 0; i < size_h; ++i)
+    for (int64_t j = 0; j < size_w; ++j)
+      best = w.slice(2, i, i + 1).slice(4, j, j + 1).remove_axis(4).remove_axis(2).max(best);
+  return best;
 }
 
 Array conv2d(const Array& image, const Array& filter, const Conv2DOptions& options) {

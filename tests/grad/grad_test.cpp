@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 namespace descent::testing {
 namespace {
 
@@ -173,6 +175,39 @@ TEST(Grad, MaxPool) {
   check_grad("max_pool 2x2/2", {in(Shape{2, 4, 6, 3}, 81)}, [](Scope&, auto& x) { return x[0].max_pool2d(2, 2, 2, 2); });
   check_grad("max_pool 2x2/1", {in(Shape{1, 5, 4, 2}, 82)}, [](Scope&, auto& x) { return x[0].max_pool2d(2, 2, 1, 1); });
   check_grad("max_pool 3x3/2", {in(Shape{2, 7, 7, 1}, 83)}, [](Scope&, auto& x) { return x[0].max_pool2d(3, 3, 2, 2); });
+}
+
+// Ties and NaN on both max_pool paths (non-overlapping: chain of maxima; overlapping: reductions):
+// NaN elements are skipped, an all-NaN window gives -inf, the first maximum takes the gradient.
+TEST(Grad, MaxPoolTiesAndNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // [1, 2, 4, 1], rows: (1 nan nan nan) and (1 0 nan nan).
+  const std::vector<float> pixels{1, nan, nan, nan, 1, 0, nan, nan};
+  auto img = env().static_parameter_with_data(Shape{1, 2, 4, 1}, "pool_img", pixels);
+  auto out = env().static_parameter(Shape{1, 1, 2, 1}, "pool_out");
+  auto grad = env().static_parameter(Shape{1, 2, 4, 1}, "pool_grad");
+  auto out1 = env().static_parameter(Shape{1, 1, 3, 1}, "pool_out_s1");
+  auto grad1 = env().static_parameter(Shape{1, 2, 4, 1}, "pool_grad_s1");
+  Graph g = env().build_graph([&](Scope& s) {
+    DualArray x = s.parameter(img);
+    DualArray y = x.max_pool2d(2, 2, 2, 2);  // windows (1 nan; 1 0) and all NaN
+    y.slice(2, 0, 1).reduce_sum(2).set_loss();
+    s.write_parameter_value(out, y.value());
+    s.write_parameter_value(grad, x.grad());
+  });
+  Graph g1 = env().build_graph([&](Scope& s) {
+    DualArray x = s.parameter(img);
+    DualArray y = x.max_pool2d(2, 2, 1, 1);  // windows (1 nan; 1 0), (nan nan; 0 nan), all NaN
+    y.slice(2, 0, 2).reduce_sum(2).set_loss();
+    s.write_parameter_value(out1, y.value());
+    s.write_parameter_value(grad1, x.grad());
+  });
+  env().run(g);
+  env().run(g1);
+  EXPECT_EQ(env().read_parameter(out), (std::vector<float>{1, -inf}));
+  EXPECT_EQ(env().read_parameter(grad), (std::vector<float>{1, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(env().read_parameter(out1), (std::vector<float>{1, 0, -inf}));
+  EXPECT_EQ(env().read_parameter(grad1), (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0}));
 }
 
 TEST(Grad, SharedUsesAccumulate) {
