@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   app.add_option("--csv", csv, "CSV file: epoch, train_loss, test_loss, train_accuracy, test_accuracy");
   app.add_option("--dot", dot_dir, "write train/test graph drawings (.dot) into this folder");
   app.add_option("--save", save, "write the trained parameters to this safetensors file");
-  app.add_option("--max-seconds", max_seconds, "stop training after this much time (then test); 0: no limit");
+  app.add_option("--max-seconds", max_seconds, "stop training after this much time (then test), the learning rate "
+                 "decaying linearly to 5% over it; 0: no limit");
   app.add_flag("--demo", demo, "3 epochs; on a CPU device batch 100 and at most 200 s of training");
   app.add_flag("--timings", timings, "print per-kernel GPU times of the first two epochs");
   app.add_flag("-q,--quiet", quiet, "only the final summary");
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
       std::vector<uint32_t> order(static_cast<size_t>(train.count));
       for (int64_t i = 0; i < train.count; ++i) order[static_cast<size_t>(i)] = static_cast<uint32_t>(i);
       for (int epoch = 0; epoch < epochs; ++epoch) {
-        env.write_parameter(lr_scale, {static_cast<float>(std::pow(0.5, epoch / 40.0))});
+        const double schedule = std::pow(0.5, epoch / 40.0);
+        env.write_parameter(lr_scale, {static_cast<float>(schedule)});
         env.write_parameter(loss_sum, {0.0f});
         env.write_parameter(acc_sum, {0.0f});
         for (int64_t i = train.count - 1; i > 0; --i)  // Fisher-Yates with the trial's generator
@@ -173,7 +175,11 @@ int main(int argc, char** argv) {
           done = b + 1;
           if (max_seconds > 0 && b % 4 == 3) {
             env.wait_idle();
-            out_of_time = now_s() - t_begin > max_seconds;
+            // A time budget: the learning rate falls linearly to 5% of the schedule over it, so
+            // the model is not caught mid-oscillation when time runs out.
+            double used = (now_s() - t_begin) / max_seconds;
+            out_of_time = used > 1.0;
+            env.write_parameter(lr_scale, {static_cast<float>(schedule * std::max(0.05, 1.0 - used))});
           }
           if (tty && (b % 4 == 3 || b + 1 == train_batches)) {
             double dt = now_s() - t0;
