@@ -231,11 +231,11 @@ class BodyWriter {
         // Out-of-range indices are clamped (the read stays in bounds) and flagged for the host.
         int64_t extent = in.view.output[in.axis];
         std::string gi = fmt::format("g{}{}", i, sfx_);
+        // The clamp is a min() outside the branch, so only the (rare) flag write is conditional
+        // and the gathered read needs no value merged from control flow.
         w_.line("uint {} = floatBitsToUint(t{}{});", gi, in.a, sfx_);
-        w_.open(fmt::format("if ({} >= {}u)", gi, extent));
-        w_.line("atomicOr(DescentStatus(uint64_t(pc.run)).flags, 1u);");
-        w_.line("{} = {}u;", gi, extent - 1);
-        w_.close();
+        w_.line("if ({} >= {}u) atomicOr(DescentStatus(uint64_t(pc.run)).flags, 1u);", gi, extent);
+        w_.line("{0} = min({0}, {1}u);", gi, extent - 1);
         std::vector<std::string> c;
         for (int j = 0; j < in.view.output.rank(); ++j)
           c.push_back(j == in.axis ? fmt::format("int({})", gi)
