@@ -89,43 +89,32 @@ void load_function(GlslWriter& w, const KernelSpec& k, int operand, const Shape&
     if (Q[i] != 1) l += fmt::format(" + {} * {}", q[static_cast<size_t>(i)], qst[i]);
   w.line("int l = {};", l);
   BodyWriter body(w, prologue, "l");
-  // The producer's coordinates group by group (runs of its axes whose extents multiply to runs of
-  // Q's axes), each from the Q coordinates of its own group only: a part that depends only on
-  // the row (or only on the column) stays loop-invariant in the kernels' K loops.
+  // The producer's coordinates run by run (its axes whose extents multiply to a run of Q's
+  // axes), each from the Q coordinates of its own run only: a part that depends only on the row
+  // (or only on the column) stays loop-invariant in the kernels' K loops.
   const Shape& P = prologue[static_cast<size_t>(operand == 0 ? k.a_value : k.b_value)].shape;
-  std::vector<int> pa, qa;  // non-unit axes
-  for (int j = 0; j < P.rank(); ++j)
-    if (P[j] != 1) pa.push_back(j);
-  for (int i = 0; i < Q.rank(); ++i)
-    if (Q[i] != 1) qa.push_back(i);
-  size_t x = 0, y = 0;
-  for (int group = 0; x < pa.size() && y < qa.size(); ++group) {
-    size_t x2 = x + 1, y2 = y + 1;
-    int64_t pp = P[pa[x]], qq = Q[qa[y]];
-    while (pp != qq) {
-      if (pp < qq && x2 < pa.size()) pp *= P[pa[x2++]];
-      else if (qq < pp && y2 < qa.size()) qq *= Q[qa[y2++]];
-      else break;
-    }
-    if (pp != qq) break;  // no common grouping: the remaining coordinates come from l
+  auto runs = detail::matching_axis_runs(P.dims(), Q.dims());  // equal counts: always found
+  for (size_t run = 0; runs && run < runs->size(); ++run) {
+    const detail::AxisRun& r = (*runs)[run];
     std::string g = "0";
     int64_t inner = 1;
-    for (size_t i = y2; i-- > y;) {
-      g += fmt::format(" + {} * {}", q[static_cast<size_t>(qa[i])], inner);
-      inner *= Q[qa[i]];
+    for (size_t i = r.b1; i-- > r.b0;) {
+      if (Q[static_cast<int>(i)] == 1) continue;
+      g += fmt::format(" + {} * {}", q[i], inner);
+      inner *= Q[static_cast<int>(i)];
     }
-    w.line("int g{} = {};", group, g);
+    w.line("int g{} = {};", run, g);
     inner = 1;
-    for (size_t j = x2; j-- > x;) {
-      std::string e = inner == 1 ? fmt::format("g{}", group) : fmt::format("(g{} / {})", group, inner);
-      if (j > x) e = fmt::format("({} % {})", e, P[pa[j]]);
-      std::string cname = fmt::format("pc{}", pa[j]);
+    for (size_t j = r.a1; j-- > r.a0;) {
+      const int axis = static_cast<int>(j);
+      if (P[axis] == 1) continue;  // never asked for: a unit axis reads coordinate 0
+      std::string e = inner == 1 ? fmt::format("g{}", run) : fmt::format("(g{} / {})", run, inner);
+      if (j > r.a0) e = fmt::format("({} % {})", e, P[axis]);  // runs start at a non-unit axis
+      std::string cname = fmt::format("pc{}", axis);
       w.line("int {} = {};", cname, e);
-      body.preset_coord(P, pa[j], cname);
-      inner *= P[pa[j]];
+      body.preset_coord(P, axis, cname);
+      inner *= P[axis];
     }
-    x = x2;
-    y = y2;
   }
   body.emit_all();
   w.line("return t{};", operand == 0 ? k.a_value : k.b_value);

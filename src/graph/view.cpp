@@ -77,32 +77,45 @@ std::optional<View> View::padded(int axis, int64_t before, int64_t after, PadMod
   return compose(*this, outer);
 }
 
+std::optional<std::vector<AxisRun>> matching_axis_runs(const std::vector<int64_t>& a,
+                                                       const std::vector<int64_t>& b) {
+  std::vector<AxisRun> runs;
+  size_t i = 0, k = 0;
+  while (true) {
+    while (i < a.size() && a[i] == 1) ++i;
+    while (k < b.size() && b[k] == 1) ++k;
+    if (i >= a.size() && k >= b.size()) return runs;
+    if (i >= a.size() || k >= b.size()) return std::nullopt;
+    size_t i2 = i + 1, k2 = k + 1;
+    int64_t pa = a[i], pb = b[k];
+    while (pa != pb) {
+      if (pa < pb) {
+        if (i2 >= a.size()) return std::nullopt;
+        pa *= a[i2++];
+      } else {
+        if (k2 >= b.size()) return std::nullopt;
+        pb *= b[k2++];
+      }
+    }
+    runs.push_back({i, i2, k, k2});
+    i = i2;
+    k = k2;
+  }
+}
+
 /// Reshape that keeps the input space (so padding and bounds stay as they are): each group of
 /// old axes and new axes with equal products is one old axis split into new ones (they walk its
 /// input axis with proportional steps), or several old axes walking one input axis contiguously
 /// (steps s_i = s_{i+1} * n_{i+1}) merged into one; anything else is not expressible.
 std::optional<View> View::reshaped_per_axis(const Shape& to) const {
   std::vector<int64_t> od = output.dims(), nd = to.dims();
+  auto runs = matching_axis_runs(od, nd);
+  if (!runs) return std::nullopt;
   View v = *this;
   v.output = to;
-  for (int j = 0; j < kMaxRank; ++j) v.map[j] = AxisMap{};
-  size_t i = 0, k = 0;
-  while (true) {
-    while (i < od.size() && od[i] == 1) ++i;
-    while (k < nd.size() && nd[k] == 1) ++k;  // unit axes read coordinate 0: broadcast maps
-    if (i >= od.size() && k >= nd.size()) break;
-    if (i >= od.size() || k >= nd.size()) return std::nullopt;
-    size_t i2 = i + 1, k2 = k + 1;
-    int64_t po = od[i], pn = nd[k];
-    while (po != pn) {
-      if (po < pn) {
-        if (i2 >= od.size()) return std::nullopt;
-        po *= od[i2++];
-      } else {
-        if (k2 >= nd.size()) return std::nullopt;
-        pn *= nd[k2++];
-      }
-    }
+  for (int j = 0; j < kMaxRank; ++j) v.map[j] = AxisMap{};  // unit axes read coordinate 0
+  for (const AxisRun& run : *runs) {
+    const size_t i = run.a0, i2 = run.a1, k = run.b0, k2 = run.b1;
     std::vector<size_t> olds, news;
     for (size_t a = i; a < i2; ++a)
       if (od[a] != 1) olds.push_back(a);
@@ -129,8 +142,6 @@ std::optional<View> View::reshaped_per_axis(const Shape& to) const {
       v.map[news[q]] = m.input_axis < 0 ? AxisMap{} : AxisMap{m.input_axis, step};
       step *= nd[news[q]];
     }
-    i = i2;
-    k = k2;
   }
   return v;
 }
@@ -145,25 +156,11 @@ std::optional<View> View::reshaped(const Shape& to) const {
   // Affine view: merge/split axes while strides stay consistent (as for strided arrays).
   std::vector<int64_t> st = output_strides(&base);
   std::vector<int64_t> od = output.dims(), nd = to.dims();
-  std::vector<int64_t> new_st(nd.size(), 0);
-  size_t i = 0, k = 0;
-  while (i < od.size() || k < nd.size()) {
-    while (i < od.size() && od[i] == 1) ++i;
-    while (k < nd.size() && nd[k] == 1) new_st[k++] = 0;
-    if (i >= od.size() && k >= nd.size()) break;
-    if (i >= od.size() || k >= nd.size()) return std::nullopt;
-    // Group old axes [i, i2) and new axes [k, k2) with equal products.
-    size_t i2 = i + 1, k2 = k + 1;
-    int64_t po = od[i], pn = nd[k];
-    while (po != pn) {
-      if (po < pn) {
-        if (i2 >= od.size()) return std::nullopt;
-        po *= od[i2++];
-      } else {
-        if (k2 >= nd.size()) return std::nullopt;
-        pn *= nd[k2++];
-      }
-    }
+  std::vector<int64_t> new_st(nd.size(), 0);  // unit axes: stride 0
+  auto runs = matching_axis_runs(od, nd);
+  if (!runs) return std::nullopt;
+  for (const AxisRun& run : *runs) {
+    const size_t i = run.a0, i2 = run.a1, k = run.b0, k2 = run.b1;
     // Old axes in the group must be mergeable (ignoring unit axes).
     int64_t inner_stride = 0;
     bool first = true;
@@ -184,8 +181,6 @@ std::optional<View> View::reshaped(const Shape& to) const {
       new_st[b] = nd[b] == 1 ? 0 : acc;
       acc *= nd[b];
     }
-    i = i2;
-    k = k2;
   }
   View v;
   v.input = Shape{input.element_count()};

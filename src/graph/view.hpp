@@ -19,6 +19,17 @@ enum class PadMode : uint8_t {
   kZero,   // read 0
 };
 
+/// Axes a[a0, a1) of one shape and b[b0, b1) of another whose extents have the same product.
+struct AxisRun {
+  size_t a0, a1, b0, b1;
+};
+
+/// Splits two shapes with equal element counts into matching runs of axes (the grouping a
+/// reshape needs). Unit axes between runs belong to none; unit axes inside a run are part of
+/// it; every non-unit axis is in exactly one run. nullopt when the counts differ.
+std::optional<std::vector<AxisRun>> matching_axis_runs(const std::vector<int64_t>& a,
+                                                       const std::vector<int64_t>& b);
+
 /// One output axis: which input axis it walks and with what step; input_axis < 0 is a broadcast.
 struct AxisMap {
   int8_t input_axis = -1;
