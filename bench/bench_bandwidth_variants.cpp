@@ -8,17 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "runtime/state.hpp"
+#include "dispatch_timing.hpp"
 #include "util/flags.hpp"
 
 using namespace descent;
+using bench::median;
 
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 struct Push {
   uint64_t src, dst;
@@ -32,39 +28,23 @@ double time_kernel(Environment& env, const std::string& glsl, const Push& push, 
   auto& s = env.state();
   auto spirv = s.compiler->compile(glsl, "variant");
   descent::vk::ComputePipeline pipe(*s.ctx, spirv, sizeof(Push), "variant");
-  descent::vk::TimestampPool ts(*s.ctx, 2 * static_cast<uint32_t>(reps + 2));
+  if (batched) return bench::time_dispatches(s, pipe, &push, sizeof(Push), groups, 1, reps, 2);
+  // One submit and host wait per dispatch.
+  descent::vk::TimestampPool ts(*s.ctx, 2);
   std::vector<double> t;
-  if (batched) {
+  for (int r = 0; r < reps + 2; ++r) {
     descent::vk::CommandBuffer cb(*s.ctx, "variant");
     cb.begin(false);
     cb.compute_barrier();
-    cb.reset_queries(ts.handle(), 0, ts.count());
-    for (int r = 0; r < reps + 2; ++r) {
-      cb.write_timestamp(ts.handle(), 2 * r);
-      cb.dispatch(pipe, &push, sizeof(Push), groups, 1, 1);
-      cb.write_timestamp(ts.handle(), 2 * r + 1);
-      cb.compute_barrier();
-    }
+    cb.reset_queries(ts.handle(), 0, 2);
+    cb.write_timestamp(ts.handle(), 0);
+    cb.dispatch(pipe, &push, sizeof(Push), groups, 1, 1);
+    cb.write_timestamp(ts.handle(), 1);
     cb.end();
     VkCommandBuffer h = cb.handle();
     s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
-    auto ns = ts.read_ns(0, ts.count());
-    for (int r = 2; r < reps + 2; ++r) t.push_back((ns[2 * r + 1] - ns[2 * r]) * 1e-6);
-  } else {
-    for (int r = 0; r < reps + 2; ++r) {
-      descent::vk::CommandBuffer cb(*s.ctx, "variant");
-      cb.begin(false);
-      cb.compute_barrier();
-      cb.reset_queries(ts.handle(), 0, 2);
-      cb.write_timestamp(ts.handle(), 0);
-      cb.dispatch(pipe, &push, sizeof(Push), groups, 1, 1);
-      cb.write_timestamp(ts.handle(), 1);
-      cb.end();
-      VkCommandBuffer h = cb.handle();
-      s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
-      auto ns = ts.read_ns(0, 2);
-      if (r >= 2) t.push_back((ns[1] - ns[0]) * 1e-6);
-    }
+    auto ns = ts.read_ns(0, 2);
+    if (r >= 2) t.push_back((ns[1] - ns[0]) * 1e-6);
   }
   return median(t);
 }

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/state.hpp"
+#include "dispatch_timing.hpp"
 
 using namespace descent;
 
@@ -27,34 +27,12 @@ struct Push {
   uint64_t a, b, c;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 double time_kernel(Environment& env, const std::string& glsl, const Push& push, uint32_t gx,
                    uint32_t gy, int reps) {
   auto& s = env.state();
   auto spirv = s.compiler->compile(glsl, "probe");
   descent::vk::ComputePipeline pipe(*s.ctx, spirv, sizeof(Push), "probe");
-  descent::vk::TimestampPool ts(*s.ctx, 2 * static_cast<uint32_t>(reps + 1));
-  descent::vk::CommandBuffer cb(*s.ctx, "probe");
-  cb.begin(false);
-  cb.compute_barrier();
-  cb.reset_queries(ts.handle(), 0, ts.count());
-  for (int r = 0; r < reps + 1; ++r) {
-    cb.write_timestamp(ts.handle(), 2 * r);
-    cb.dispatch(pipe, &push, sizeof(Push), gx, gy, 1);
-    cb.write_timestamp(ts.handle(), 2 * r + 1);
-    cb.compute_barrier();
-  }
-  cb.end();
-  VkCommandBuffer h = cb.handle();
-  s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
-  auto ns = ts.read_ns(0, ts.count());
-  std::vector<double> t;
-  for (int r = 1; r < reps + 1; ++r) t.push_back((ns[2 * r + 1] - ns[2 * r]) * 1e-6);
-  return median(t);
+  return bench::time_dispatches(s, pipe, &push, sizeof(Push), gx, gy, reps, 1);
 }
 
 const char* kHead = R"(#version 460

@@ -11,10 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "runtime/state.hpp"
+#include "dispatch_timing.hpp"
 #include "util/flags.hpp"
 
 using namespace descent;
+using bench::median;
 
 namespace {
 
@@ -24,11 +25,6 @@ std::vector<float> random(int64_t n, uint32_t seed) {
   std::uniform_real_distribution<float> d(0.5f, 1.5f);
   for (auto& x : v) x = d(rng);
   return v;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 /// GPU time (ms) of one run of `g` (single-kernel graphs: the kernel's timestamp delta).
@@ -51,25 +47,7 @@ double time_graph(Environment& env, const Graph& g, int reps) {
 /// Median GPU ms of one dispatch, with 10 + reps dispatches back to back in one command buffer.
 double time_batched(detail::EnvironmentState& s, const descent::vk::ComputePipeline& pipe,
                     const void* push, uint32_t push_bytes, uint32_t groups, int reps) {
-  const int total = reps + 10;
-  descent::vk::TimestampPool ts(*s.ctx, 2 * static_cast<uint32_t>(total));
-  descent::vk::CommandBuffer cb(*s.ctx, "bench batch");
-  cb.begin(false);
-  cb.compute_barrier();
-  cb.reset_queries(ts.handle(), 0, ts.count());
-  for (int r = 0; r < total; ++r) {
-    cb.write_timestamp(ts.handle(), 2 * r);
-    cb.dispatch(pipe, push, push_bytes, groups, 1, 1);
-    cb.write_timestamp(ts.handle(), 2 * r + 1);
-    cb.compute_barrier();
-  }
-  cb.end();
-  VkCommandBuffer h = cb.handle();
-  s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
-  auto ns = ts.read_ns(0, ts.count());
-  std::vector<double> t;
-  for (int r = 10; r < total; ++r) t.push_back((ns[2 * r + 1] - ns[2 * r]) * 1e-6);
-  return median(t);
+  return bench::time_dispatches(s, pipe, push, push_bytes, groups, 1, reps, 10);
 }
 
 Graph timed_build(Environment& env, const std::function<void(Scope&)>& fn) {

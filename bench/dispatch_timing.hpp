@@ -1,0 +1,43 @@
+// Shared by the raw-kernel benchmarks (bench_elementwise, bench_bandwidth_variants,
+// bench_cpu_probe): the median of repeated timings and GPU timestamps around dispatches of one
+// pipeline recorded back to back in one command buffer. Bench code only; uses library internals.
+#pragma once
+#include <algorithm>
+#include <span>
+#include <vector>
+
+#include "runtime/state.hpp"
+
+namespace descent::bench {
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// Median GPU ms of one dispatch of `pipe` (groups gx x gy): `warm` + `reps` dispatches with a
+/// barrier between them in one command buffer and one submit; the first `warm` are not counted.
+inline double time_dispatches(detail::EnvironmentState& s, const vk::ComputePipeline& pipe, const void* push,
+                              uint32_t push_bytes, uint32_t gx, uint32_t gy, int reps, int warm) {
+  const int total = warm + reps;
+  vk::TimestampPool ts(*s.ctx, 2 * static_cast<uint32_t>(total));
+  vk::CommandBuffer cb(*s.ctx, "bench dispatches");
+  cb.begin(false);
+  cb.compute_barrier();
+  cb.reset_queries(ts.handle(), 0, ts.count());
+  for (int r = 0; r < total; ++r) {
+    cb.write_timestamp(ts.handle(), 2 * r);
+    cb.dispatch(pipe, push, push_bytes, gx, gy, 1);
+    cb.write_timestamp(ts.handle(), 2 * r + 1);
+    cb.compute_barrier();
+  }
+  cb.end();
+  VkCommandBuffer h = cb.handle();
+  s.transfer->wait(s.transfer->submit(std::span<const VkCommandBuffer>(&h, 1)));
+  auto ns = ts.read_ns(0, ts.count());
+  std::vector<double> t;
+  for (int r = warm; r < total; ++r) t.push_back((ns[2 * r + 1] - ns[2 * r]) * 1e-6);
+  return median(t);
+}
+
+}  // namespace descent::bench
