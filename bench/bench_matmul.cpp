@@ -1,7 +1,8 @@
 // Matmul benchmark (targets M1 and M2): square products 1024..8192 through descent's generated
 // kernels, FP32 and float16 inputs, GPU-timestamped with the GPU kept busy, random inputs,
 // spot-checked against a float64 dot product on the host. Prints "case,n,ms,TFLOP/s,max_rel_err".
-// Usage: bench_matmul [--fp16-only] [--diag=1|2] [--variants=all|1,3,...] [sizes...]. --diag times
+// Usage: bench_matmul [--fp16-only] [--bt] [--diag=1|2] [--variants=all|1,3,...] [sizes...]. --bt
+// reads B through a transposed view (B stored [N, K], as a Linear layer's weight). --diag times
 // diagnostic coopmat kernels (1: no global loads in the K loop, 2: half of them; wrong values,
 // Target::coopmat_diagnostic). --variants times each
 // cooperative-matrix tile variant (Target::coopmat_variant) in this one process; the case name
@@ -10,6 +11,7 @@
 #include <descent/descent.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -32,12 +34,14 @@ std::string variant_of(const std::string& source) {
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   std::vector<int> variants = {-1};  // -1: whatever the environment chooses
-  bool fp32 = true;
+  bool fp32 = true, bt = false;
   int diag = 0;  // --diag=1|2: Target::coopmat_diagnostic for the fp16 runs (timing only)
   for (int i = 1; i < argc; ++i) try {
     std::string arg = argv[i];
     if (arg == "--fp16-only") {
       fp32 = false;
+    } else if (arg == "--bt") {
+      bt = true;
     } else if (arg.rfind("--diag=", 0) == 0) {
       diag = std::stoi(arg.substr(7));
     } else if (arg.rfind("--variants=", 0) == 0) {
@@ -82,11 +86,16 @@ int main(int argc, char** argv) {
       env.state().target.coopmat_diagnostic = precision == MatMulPrecision::kFloat16Inputs ? diag : 0;
       detail::mutable_flags().debug = 2;
       Graph g = env.build_graph([&](Scope& s) {
-        s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb), precision));
+        Array bv = bt ? s.parameter_value(pb).transpose() : s.parameter_value(pb);
+        s.write_parameter_value(pc, s.parameter_value(pa).matmul(bv, precision));
       });
       detail::mutable_flags().debug = 0;
-      int warm = 5, reps = n >= 8192 ? 5 : 15;
-      for (int r = 0; r < warm; ++r) env.run(g);
+      // Warm up for ~0.4 s: an idle H100 drops its clock to 345-1110 MHz and needs tens of ms
+      // of work to return to 1980 MHz, which a short measurement would otherwise include.
+      int warm = 5, reps = n >= 8192 ? 10 : 30;
+      auto t0 = std::chrono::steady_clock::now();
+      for (int r = 0; r < warm || std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(400); ++r)
+        env.run(g);
       std::vector<double> t;
       for (int r = 0; r < reps; ++r) {
         env.run(g);
@@ -103,17 +112,24 @@ int main(int argc, char** argv) {
         int64_t i = (s * 7919) % n, j = (s * 104729) % n;
         double ref = 0, mag = 0;
         for (int64_t k = 0; k < n; ++k) {
-          ref += static_cast<double>(a[i * n + k]) * b[k * n + j];
-          mag += std::fabs(static_cast<double>(a[i * n + k]) * b[k * n + j]);
+          const double bkj = bt ? b[j * n + k] : b[k * n + j];
+          ref += static_cast<double>(a[i * n + k]) * bkj;
+          mag += std::fabs(static_cast<double>(a[i * n + k]) * bkj);
         }
         worst = std::max(worst, std::fabs(c[i * n + j] - ref) / mag);
       }
       bool fp16 = precision == MatMulPrecision::kFloat16Inputs;
-      std::string name = fp16 ? "matmul_fp16_inputs" : "matmul_fp32";
+      std::string name = std::string(fp16 ? "matmul_fp16_inputs" : "matmul_fp32") + (bt ? "_bt" : "");
       std::string used = fp16 ? variant_of(g.kernel_source(0)) : "";
+      for (size_t i = 0; fp16 && i < g.kernel_count(); ++i)  // packed operands, workgroup matrices
+        if (g.kernel_source(i).find("gl_ScopeWorkgroup") != std::string::npos)
+          used = "coopmat2_" + std::to_string(g.kernel_count()) + "kernels";
       if (!used.empty()) name += "_" + used;
       if (fp16 && diag) name += "_diag" + std::to_string(diag) + "_wrong_values";
       if (variant > 0 && used.rfind("v" + std::to_string(variant) + "_", 0) != 0) name += "_fallback";
+      if (fp16) {  // per-kernel split (packing kernels, product) to stderr
+        for (const auto& kt : env.last_timings(g)) std::fprintf(stderr, "  %s,%lld,%s,%.4f ms\n", name.c_str(), static_cast<long long>(n), kt.label.c_str(), kt.ms);
+      }
       std::printf("%s,%lld,%.4f,%.2f,%.2e\n", name.c_str(), static_cast<long long>(n), ms,
                   2.0 * n * n * n / (ms * 1e-3) / 1e12, worst);
       std::fflush(stdout);

@@ -17,8 +17,16 @@ inline double median(std::vector<double> v) {
 
 /// Median GPU ms of one dispatch of `pipe` (groups gx x gy): `warm` + `reps` dispatches with a
 /// barrier between them in one command buffer and one submit; the first `warm` are not counted.
+/// `warm_ms` > 0 raises `warm` so the uncounted dispatches last about that long: a GPU that was
+/// idle (host work between measurements) runs at a low clock for tens of milliseconds (seen on the
+/// H100: 345-1110 MHz instead of 1980 MHz), which a short measurement would otherwise include.
 inline double time_dispatches(detail::EnvironmentState& s, const vk::ComputePipeline& pipe, const void* push,
-                              uint32_t push_bytes, uint32_t gx, uint32_t gy, int reps, int warm) {
+                              uint32_t push_bytes, uint32_t gx, uint32_t gy, int reps, int warm,
+                              double warm_ms = 0) {
+  if (warm_ms > 0) {
+    double est = time_dispatches(s, pipe, push, push_bytes, gx, gy, 3, 1);
+    warm = std::clamp(static_cast<int>(warm_ms / std::max(est, 1e-3)), warm, 20000);
+  }
   const int total = warm + reps;
   vk::TimestampPool ts(*s.ctx, 2 * static_cast<uint32_t>(total));
   vk::CommandBuffer cb(*s.ctx, "bench dispatches");

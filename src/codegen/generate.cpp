@@ -179,6 +179,7 @@ GeneratedKernel reduce(const KernelSpec& k, const Target& t) {
 }  // namespace
 
 GeneratedKernel matmul_for(const KernelSpec& k, const Target& t) {
+  if (k.packed_halves) return matmul_coopmat2(k, t);
   if (k.fp16_inputs && (t.coopmat_nv || t.coopmat_emulate)) {
     DESCENT_ASSERT(k.a_prologue.empty() && k.b_prologue.empty(), "float16 matmul with a computed operand");
     return matmul_coopmat(k, t);

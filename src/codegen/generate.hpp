@@ -27,6 +27,8 @@ struct Target {
                                     // tiles of that size (GPU code paths only)
   int matmul_prologue = 0;          // 1: inline single-node elementwise producers into matmul
                                     // operand loads (DESCENT_MATMUL_PROLOGUE; tests)
+  bool coopmat2 = false;            // VK_NV_cooperative_matrix2 workgroup-scope matrices: float16
+                                    // matmuls take packed operands (passes/pack_operands.cpp)
 };
 
 struct GeneratedKernel {
@@ -35,6 +37,8 @@ struct GeneratedKernel {
   uint32_t groups_y = 1;
   uint32_t groups_z = 1;
   uint32_t push_bytes = 0;    // 8 bytes: run info address, then 8 per input, then per output
+  bool khr_coopmat = false;   // SPIR-V must be rewritten to KHR cooperative matrices
+                              // (vk::nv_coopmat_to_khr) before the pipeline is built
 };
 
 GeneratedKernel generate(const detail::KernelSpec& k, const Target& target);

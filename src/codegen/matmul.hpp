@@ -47,6 +47,9 @@ GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t);
 
 GeneratedKernel matmul(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
+/// Packed float16 operands (KernelSpec::packed_halves) on workgroup-scope matrices
+/// (matmul_coopmat2.cpp); the SPIR-V needs vk::nv_coopmat_to_khr (GeneratedKernel::khr_coopmat).
+GeneratedKernel matmul_coopmat2(const KernelSpec& k, const Target& t);
 
 /// CPU devices (lavapipe; matmul_cpu.cpp): output rows on SIMD lanes, the other operand's values
 /// shared through subgroupBroadcast; and a straight-line kernel for small products.

@@ -115,10 +115,10 @@ int choose_variant(const KernelSpec& k, const Target& t) {
   };
   if (t.coopmat_variant >= 1 && t.coopmat_variant <= kVariantCount && fits(t.coopmat_variant))
     return t.coopmat_variant;
-  // The H100 benchmark of every variant (docs/PERFORMANCE.md): 128x256 tiles (4) were best or
-  // within 10% of the best at 2048-8192, the best-at-8192 variant 6 fell to half at 4096; 256x128
-  // (3) for products too narrow for 256 columns. Largest tiles that still fill the card.
-  for (int i : {N >= 256 ? 4 : 3, 1})
+  // The H100 benchmark of every variant (docs/PERFORMANCE.md, session 4, with the GPU warmed up):
+  // 256x128x32 with one buffer (6) best at 2048-8192, 128x256 (4) next; 256x128x16 (3) for
+  // products too narrow for 256 columns. Largest tiles that still fill the card.
+  for (int i : {6, N >= 256 ? 4 : 3, 1})
     if (fits(i) && tiles(i) >= kFullGrid) return i;
   for (int i : {7, 2})
     if (fits(i)) return i;

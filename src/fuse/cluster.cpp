@@ -7,6 +7,7 @@
 #include <queue>
 
 #include "fuse/emit.hpp"
+#include "graph/passes/passes.hpp"
 #include "util/assert.hpp"
 
 namespace descent::detail {
@@ -91,13 +92,13 @@ class Fuser {
     int pc = cluster_of_[p];
     if (pc < 0 || clusters_[pc].absorbed || clusters_[pc].members.size() != 1) return false;
     for (NodeId u : users_[p])
-      if (!is_matmul(g_[u].op) || g_[u].axis == 1) return false;
+      if (!is_matmul(g_[u].op) || g_[u].axis != 0) return false;
     return true;
   }
 
   void inline_operands(int c) {
     NodeId mm = clusters_[c].reduce;
-    if (g_[mm].axis == 1) return;  // float16 operands are staged by the cooperative-matrix kernel
+    if (g_[mm].axis != 0) return;  // float16 operands are staged by the cooperative-matrix kernel
     for (int ai = 0; ai < 2; ++ai) {
       NodeId p = g_[mm].args[static_cast<size_t>(ai)].node;
       if (!inlinable(p)) continue;
@@ -165,7 +166,7 @@ class Fuser {
   bool try_merge(int ai, int bi) {
     Cluster& a = clusters_[ai];
     Cluster& b = clusters_[bi];
-    if (b.type != KernelSpec::Type::Elementwise) return false;
+    if (b.type != KernelSpec::Type::Elementwise || whole_store(a)) return false;
     // A matmul's or reduction's epilogue cannot contain anything its input is computed from, and
     // runs at the anchor's output size.
     if (a.type != KernelSpec::Type::Elementwise &&
@@ -234,10 +235,17 @@ class Fuser {
     return false;
   }
 
+  /// A matmul over packed float16 operands stores its workgroup-scope accumulator whole: it has
+  /// no per-element epilogue (codegen/matmul_coopmat2.cpp).
+  bool whole_store(const Cluster& c) const {
+    return c.type == KernelSpec::Type::MatMul && is_packed_matmul(g_[c.reduce].axis);
+  }
+
   /// Legality: no argument of `id` from outside the cluster depends on the cluster (that path would
   /// leave and re-enter it: a cycle), and the kernel stays within its binding budget.
   bool can_join(int c, NodeId id) const {
     const Cluster& cl = clusters_[c];
+    if (whole_store(cl)) return false;
     if (g_[id].op == Op::Gather && cl.bits.test(g_[id].args[0].node)) return false;
     for (const Arg& a : g_[id].args) {
       if (cl.bits.test(a.node)) {

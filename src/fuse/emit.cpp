@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "graph/passes/passes.hpp"
 #include "util/assert.hpp"
 
 namespace descent::detail {
@@ -142,6 +143,9 @@ KernelSpec emit_kernel(const IrGraph& g, const std::vector<std::vector<NodeId>>&
       if (std::find(k.members.begin(), k.members.end(), p) == k.members.end()) k.members.push_back(p);
     }
     k.fp16_inputs = m.axis == 1;
+    k.packed_halves = is_packed_matmul(m.axis);
+    k.packed_a_along_m = k.packed_halves && (m.axis - kPackedMatMul) & kPackedAlongM;
+    k.packed_b_along_n = k.packed_halves && (m.axis - kPackedMatMul) & kPackedAlongN;
     Instr acc;
     acc.kind = Instr::Kind::Acc;
     acc.shape = m.shape;

@@ -47,6 +47,9 @@ struct KernelSpec {
   int a_input = -1, b_input = -1;
   View a_view, b_view;
   bool fp16_inputs = false;  // MatMulPrecision::kFloat16Inputs was requested
+  bool packed_halves = false;  // operands are packed float16 pairs (graph/passes/passes.hpp):
+  bool packed_a_along_m = false;  // A [.., Kp, M/2] (else [.., M, Kp/2])
+  bool packed_b_along_n = false;  // B [.., Kp, N/2] (else transposed, [.., N, Kp/2])
   // MatMul only: an operand computed inside the kernel instead of read from memory (an inlined
   // elementwise producer, such as a convolution's im2col copy). Then a_input is -1, a_view maps
   // (batch, row, col) into the producer's shape, and a_prologue evaluated at that linear index

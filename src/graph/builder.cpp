@@ -64,12 +64,12 @@ namespace {
 /// Element type of a new node: U32 integer ops give U32 (their comparisons and to_f32 give F32),
 /// Mov/Select/Gather carry their data operand's type, everything else is F32.
 DType result_dtype(const IrGraph& ir, Op op, const std::vector<Arg>& args) {
-  static_assert(detail::kOpCount == 49, "a new op: decide its result type here");
+  static_assert(detail::kOpCount == 50, "a new op: decide its result type here");
   switch (op) {
     case Op::Mov: case Op::Gather: return ir[args[0].node].dtype;
     case Op::Select: return ir[args[1].node].dtype;
     case Op::UAdd: case Op::USub: case Op::UMul: case Op::URem: case Op::UXor: case Op::UShl:
-    case Op::UShr: case Op::ToU32: case Op::CheckIndex:
+    case Op::UShr: case Op::ToU32: case Op::CheckIndex: case Op::PackHalf2:
       return DType::kU32;
     default: return DType::kF32;
   }

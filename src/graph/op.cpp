@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "descent/errors.hpp"
 
@@ -20,6 +21,29 @@ double check_index(double a, double limit) {
     throw IndexError(fmt::format("index {} out of range (must be < {})", a, limit));
   }
   return a;
+}
+/// IEEE binary16 bits of `x` (rounded to float32 first, then to nearest half, ties to even;
+/// overflow gives infinity, NaN stays NaN).
+uint32_t half_bits(double x) {
+  float f = static_cast<float>(x);
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  const uint32_t sign = (b >> 16) & 0x8000u, exp = (b >> 23) & 0xffu;
+  uint32_t man = b & 0x7fffffu;
+  if (exp == 0xffu) return sign | 0x7c00u | (man ? 0x200u : 0u);
+  const int e = static_cast<int>(exp) - 127 + 15;
+  if (e >= 31) return sign | 0x7c00u;
+  if (e <= 0) {  // half subnormal (or zero): units of 2^-24
+    if (e < -10) return sign;
+    man |= 0x800000u;
+    const int shift = 14 - e;
+    uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return sign | h;
+  }
+  uint32_t h = (static_cast<uint32_t>(e) << 10) | (man >> 13), rem = man & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is right
+  return sign | h;
 }
 double to_u32(double a) {
   if (!(a > 0.0)) return 0.0;

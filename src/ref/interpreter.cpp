@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "descent/errors.hpp"
+#include "graph/passes/passes.hpp"
 #include "util/assert.hpp"
 #include "util/rand_hash.hpp"
 
@@ -34,6 +35,42 @@ double read(const std::vector<double>& src, const View& v, const int64_t* coord)
   return src[static_cast<size_t>(flat)];
 }
 
+}  // namespace
+
+namespace {
+/// Value of IEEE binary16 bits.
+double half_value(uint32_t h) {
+  const int e = static_cast<int>((h >> 10) & 0x1fu);
+  const double m = static_cast<double>(h & 0x3ffu), sign = (h & 0x8000u) ? -1.0 : 1.0;
+  if (e == 31) return m != 0.0 ? std::numeric_limits<double>::quiet_NaN() : sign * std::numeric_limits<double>::infinity();
+  return sign * (e == 0 ? std::ldexp(m, -24) : std::ldexp(1024.0 + m, e - 25));
+}
+
+/// A packed MatMul (attribute axis >= kPackedMatMul, graph/passes/passes.hpp): both operands are
+/// contiguous U32 arrays of float16 pairs; the layout bits say along which axis each is packed.
+void packed_matmul(const Node& n, const std::vector<double>& a, const std::vector<double>& b,
+                   std::vector<double>& out) {
+  const int64_t M = n.shape[-2], N = n.shape[-1];
+  const int64_t batches = static_cast<int64_t>(out.size()) / (M * N);
+  const int64_t Kp = 2 * static_cast<int64_t>(a.size()) / (batches * M);
+  const int bits = n.axis - kPackedMatMul;
+  const bool a_m = bits & kPackedAlongM, b_n = bits & kPackedAlongN;
+  auto half_at = [](const std::vector<double>& v, int64_t word, int64_t which) {
+    uint32_t w = static_cast<uint32_t>(v[static_cast<size_t>(word)]);
+    return half_value(which ? w >> 16 : w & 0xffffu);
+  };
+  for (int64_t bi = 0; bi < batches; ++bi)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < N; ++j) {
+        double acc = 0.0;
+        for (int64_t k = 0; k < Kp; ++k) {
+          double x = a_m ? half_at(a, (bi * Kp + k) * (M / 2) + m / 2, m % 2) : half_at(a, (bi * M + m) * (Kp / 2) + k / 2, k % 2);
+          double y = b_n ? half_at(b, (bi * Kp + k) * (N / 2) + j / 2, j % 2) : half_at(b, (bi * N + j) * (Kp / 2) + k / 2, k % 2);
+          acc += x * y;
+        }
+        out[static_cast<size_t>((bi * M + m) * N + j)] = acc;
+      }
+}
 }  // namespace
 
 std::vector<std::vector<double>> reference_values(
@@ -101,6 +138,11 @@ std::vector<std::vector<double>> reference_values(
         const Arg& a = n.args[0];
         const Arg& b = n.args[1];
         int r = n.shape.rank();
+        if (is_packed_matmul(n.axis)) {  // packed float16 operands (graph/passes/passes.hpp)
+          DESCENT_ASSERT(a.view.is_identity() && b.view.is_identity(), "packed matmul operands are read whole");
+          packed_matmul(n, val[a.node], val[b.node], out);
+          break;
+        }
         int64_t K = a.view.output[r - 1];
         int64_t ca[kMaxRank], cb[kMaxRank];
         for (int64_t l = 0; l < count; ++l) {

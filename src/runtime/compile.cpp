@@ -95,6 +95,11 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
   built.compact();
   cg->ir = std::move(built);
   run_passes(cg->ir);
+  if (env.target.coopmat2 && pack_float16_matmul_operands(cg->ir)) {
+    cg->ir.compact();
+    cg->ir.validate();
+    if (f.debug >= 5) std::fprintf(stderr, "descent: IR after pack_float16_matmul_operands\n%s", cg->ir.dump().c_str());
+  }
 
   FusionOptions fo;
   fo.enabled = !f.disable_fusion;

@@ -12,6 +12,7 @@
 #include "runtime/state.hpp"
 #include "util/assert.hpp"
 #include "util/flags.hpp"
+#include "vulkan/spirv_coopmat.hpp"
 #include "util/hash.hpp"
 
 namespace descent {
@@ -31,6 +32,7 @@ vk::ComputePipeline& EnvironmentState::pipeline(const codegen::GeneratedKernel& 
   auto& slot = pipelines[k.source];  // keyed by the whole source: no hash collisions possible
   if (!slot) {
     auto spirv = compiler->compile(k.source, label);
+    if (k.khr_coopmat) spirv = vk::nv_coopmat_to_khr(spirv);
     slot = std::make_unique<vk::ComputePipeline>(*ctx, spirv, k.push_bytes, label, pipeline_cache.get());
   }
   return *slot;
@@ -94,6 +96,8 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.coopmat_nv = s.ctx->info().has_cooperative_matrix_nv && s.ctx->info().subgroup_size == 32 &&
                         s.ctx->info().has_float16;
   s.target.coopmat_variant = flags().coopmat_variant;
+  // Workgroup-scope matrices also need what the subgroup kernel needs (float16 types).
+  s.target.coopmat2 = s.target.coopmat_nv && s.ctx->info().has_coopmat2_workgroup && flags().coopmat2 != 0;
   s.target.matmul_prologue = flags().matmul_prologue;
   s.target.max_shared_memory = s.ctx->info().max_shared_memory;
   s.target.subgroup_broadcast = s.ctx->info().subgroup_broadcast;

@@ -38,6 +38,7 @@ Flags read_flags() {
   f.reduce_threads = env_int("DESCENT_REDUCE_THREADS", 0);
   f.coopmat_variant = env_int("DESCENT_COOPMAT_VARIANT", 0);
   f.matmul_prologue = env_int("DESCENT_MATMUL_PROLOGUE", 0);
+  f.coopmat2 = env_int("DESCENT_COOPMAT2", 1);
   return f;
 }
 }  // namespace

@@ -18,6 +18,7 @@ struct Flags {
   int reduce_threads = 0;         // DESCENT_REDUCE_THREADS=n: override threads per reduced row
   int coopmat_variant = 0;        // DESCENT_COOPMAT_VARIANT=n: force a cooperative-matrix tile table entry
   int matmul_prologue = 0;        // DESCENT_MATMUL_PROLOGUE=1: compute single-node matmul operands in the loads
+  int coopmat2 = 1;               // DESCENT_COOPMAT2=0: no workgroup-scope tensor-core kernels
 };
 
 /// The flags, read from the environment on first call.

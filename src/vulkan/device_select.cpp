@@ -99,6 +99,8 @@ void FeatureChain::link() {
   if (use_v13) *tail = &v13, tail = &v13.pNext;
   if (use_subgroup_ext) *tail = &subgroup_ext, tail = &subgroup_ext.pNext;
   if (use_coop_nv) *tail = &coop_nv, tail = &coop_nv.pNext;
+  if (use_coop_khr) *tail = &coop_khr, tail = &coop_khr.pNext;
+  if (use_coop2_nv) *tail = &coop2_nv, tail = &coop2_nv.pNext;
   *tail = nullptr;
 }
 
@@ -179,6 +181,8 @@ std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted
   have.use_v13 = s.api >= VK_API_VERSION_1_3;
   have.use_subgroup_ext = !have.use_v13 && contains(s.extensions, "VK_EXT_subgroup_size_control");
   have.use_coop_nv = contains(s.extensions, "VK_NV_cooperative_matrix");
+  have.use_coop_khr = contains(s.extensions, "VK_KHR_cooperative_matrix");
+  have.use_coop2_nv = have.use_coop_khr && contains(s.extensions, "VK_NV_cooperative_matrix2");
   have.link();
   vkGetPhysicalDeviceFeatures2(s.device, &have.core);
 
@@ -204,6 +208,19 @@ std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted
     wanted.use_coop_nv = true;
     wanted.coop_nv.cooperativeMatrix = VK_TRUE;
     extensions.push_back("VK_NV_cooperative_matrix");
+  }
+  // Workgroup-scope matrices of flexible size (VK_NV_cooperative_matrix2 on top of the KHR
+  // extension): kernels written with the NV GLSL extension are rewritten to KHR SPIR-V for them
+  // (vulkan/spirv_coopmat.hpp); they use the Vulkan memory model.
+  if (have.use_coop2_nv && have.coop_khr.cooperativeMatrix && have.coop2_nv.workgroupScope &&
+      have.coop2_nv.flexibleDimensions && have.v12.vulkanMemoryModel) {
+    wanted.use_coop_khr = wanted.use_coop2_nv = true;
+    wanted.coop_khr.cooperativeMatrix = VK_TRUE;
+    wanted.coop2_nv.workgroupScope = VK_TRUE;
+    wanted.coop2_nv.flexibleDimensions = VK_TRUE;
+    wanted.v12.vulkanMemoryModel = VK_TRUE;
+    extensions.push_back("VK_KHR_cooperative_matrix");
+    extensions.push_back("VK_NV_cooperative_matrix2");
   }
   // Required by the spec when present (MoltenVK and other layered implementations).
   if (contains(s.extensions, "VK_KHR_portability_subset"))
@@ -251,6 +268,7 @@ DeviceInfo read_device_info(const Selected& s, const FeatureChain& enabled) {
 
   info.has_float16 = enabled.v12.shaderFloat16 && enabled.v11.storageBuffer16BitAccess;
   info.has_cooperative_matrix_nv = enabled.use_coop_nv && enabled.coop_nv.cooperativeMatrix;
+  info.has_coopmat2_workgroup = enabled.use_coop2_nv && enabled.coop2_nv.workgroupScope;
   info.has_timeline_semaphore = enabled.v12.timelineSemaphore;
   info.has_host_query_reset = enabled.v12.hostQueryReset;
   info.has_subgroup_size_control =

@@ -13,6 +13,21 @@ namespace descent::vk::detail {
 
 /// The device features descent queries or enables, linked through pNext. Not copyable: the
 /// chain points into itself.
+/// VK_KHR_cooperative_matrix and VK_NV_cooperative_matrix2 feature structures, declared here
+/// because Debian 12's Vulkan headers (1.3.239) predate them (layouts from the Vulkan registry).
+struct CoopMatKhrFeatures {
+  VkStructureType sType = static_cast<VkStructureType>(1000506000);
+  void* pNext = nullptr;
+  VkBool32 cooperativeMatrix = VK_FALSE, cooperativeMatrixRobustBufferAccess = VK_FALSE;
+};
+struct CoopMat2NvFeatures {
+  VkStructureType sType = static_cast<VkStructureType>(1000593000);
+  void* pNext = nullptr;
+  VkBool32 workgroupScope = VK_FALSE, flexibleDimensions = VK_FALSE, reductions = VK_FALSE,
+           conversions = VK_FALSE, perElementOperations = VK_FALSE, tensorAddressing = VK_FALSE,
+           blockLoads = VK_FALSE;
+};
+
 struct FeatureChain {
   VkPhysicalDeviceFeatures2 core{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   VkPhysicalDeviceVulkan11Features v11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
@@ -22,12 +37,16 @@ struct FeatureChain {
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  bool use_v13 = false, use_subgroup_ext = false, use_coop_nv = false;
+  CoopMatKhrFeatures coop_khr;
+  CoopMat2NvFeatures coop2_nv;
+  bool use_v13 = false, use_subgroup_ext = false, use_coop_nv = false, use_coop_khr = false,
+       use_coop2_nv = false;
 
   FeatureChain() = default;
   FeatureChain(const FeatureChain&) = delete;
   FeatureChain& operator=(const FeatureChain&) = delete;
-  /// Links core -> v11 -> v12 [-> v13] [-> subgroup_ext] [-> coop_nv] per the use_* flags.
+  /// Links core -> v11 -> v12 [-> v13] [-> subgroup_ext] [-> coop_nv] [-> coop_khr] [-> coop2_nv]
+  /// per the use_* flags.
   void link();
 };
 

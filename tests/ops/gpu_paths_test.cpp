@@ -201,6 +201,9 @@ namespace {
 /// One float16-input product a[m,k] (transposed: stored [k,m]) x b[k,n] (stored [n,k]) with a
 /// relu epilogue, built into a graph; returns its single kernel spec.
 detail::KernelSpec coopmat_spec(int64_t m, int64_t k, int64_t n, bool ta, bool tb) {
+  // The subgroup kernel: no packed operands, even where the device has workgroup-scope matrices.
+  const bool coopmat2 = env().state().target.coopmat2;
+  env().state().target.coopmat2 = false;
   auto a = env().static_parameter(ta ? Shape{k, m} : Shape{m, k}, "cm_a");
   auto b = env().static_parameter(tb ? Shape{n, k} : Shape{k, n}, "cm_b");
   auto c = env().static_parameter({m, n}, "cm_c");
@@ -209,6 +212,7 @@ detail::KernelSpec coopmat_spec(int64_t m, int64_t k, int64_t n, bool ta, bool t
     Array bv = tb ? s.parameter_value(b).transpose() : s.parameter_value(b);
     s.write_parameter_value(c, av.matmul(bv, MatMulPrecision::kFloat16Inputs).relu());
   });
+  env().state().target.coopmat2 = coopmat2;
   const auto& cg = detail::GraphAccess::get(g);
   EXPECT_EQ(cg.kernels.size(), 1u);
   return cg.kernels.at(0);
@@ -248,7 +252,8 @@ class CoopMatKernel : public GpuCodePaths {};
 /// Checks `fn` = relu(2 a b + bias) with float16-input tolerance: each product carries <= 2^-10
 /// relative rounding, so |err| <= (2^-10 + 4 K 2^-24) (2 sum|a b| + |bias|); as in
 /// Float16InputsWithinTolerance, the class D length is stretched by 4096 to cover 2^-10.
-void check_fp16_product(const std::string& name, int64_t m, int64_t k, int64_t n, bool ta, bool tb, uint32_t salt) {
+void check_fp16_product(const std::string& name, int64_t m, int64_t k, int64_t n, bool ta, bool tb, uint32_t salt,
+                        int kernels = 1) {
   Input a{ta ? Shape{k, m} : Shape{m, k}, random_values(m * k, salt)};
   Input b{tb ? Shape{n, k} : Shape{k, n}, random_values(k * n, salt + 1)};
   Input bias{Shape{n}, random_values(n, salt + 2)};
@@ -270,7 +275,7 @@ void check_fp16_product(const std::string& name, int64_t m, int64_t k, int64_t n
   o.reduction_length = k + 4096;
   o.abs_sum = mag;
   o.check_unfused = false;  // the unfused graph runs the same product kernel; fusion tests cover it
-  o.expected_kernels = 1;
+  o.expected_kernels = kernels;
   check_op(name, {a, b, bias}, fn, o);
 }
 
@@ -325,6 +330,49 @@ TEST_F(CoopMatKernel, BatchedAndBroadcast) {
   check_op("coopmat batched", {a, b},
            [](Scope&, const std::vector<Array>& x) { return x[0].matmul(x[1], MatMulPrecision::kFloat16Inputs); },
            o);
+}
+
+TEST(CoopMat2, PackedOperandsOnWorkgroupMatrices) {
+  // Devices with VK_NV_cooperative_matrix2 workgroup scope (the H100 run): float16 products with
+  // M and N multiples of 128 read packed float16 copies of their operands (passes/pack_operands.cpp)
+  // and run on workgroup-scope matrices. Kernels: pack A, pack B, product, epilogue (x 2 + bias,
+  // relu). Same tolerance as the subgroup kernel. Elsewhere skipped: the unit tests compile the
+  // kernel and check the pass against the reference interpreter.
+  if (!env().state().target.coopmat2) GTEST_SKIP() << "no workgroup-scope cooperative matrices";
+  check_fp16_product("coopmat2 256x200x384", 256, 200, 384, false, false, 2000, 4);
+  check_fp16_product("coopmat2 128x64x128 ta tb", 128, 64, 128, true, true, 2010, 4);
+  check_fp16_product("coopmat2 384x1000x768 tb", 384, 1000, 768, false, true, 2020, 4);  // not split
+  // Batched, no epilogue: three kernels, the product's is the workgroup-scope one; two runs give
+  // identical bits.
+  Environment& e = env();
+  auto pa = e.static_parameter_with_data({2, 128, 160}, "a", random_values(2 * 128 * 160, 2030));
+  auto pb = e.static_parameter_with_data({2, 160, 256}, "b", random_values(2 * 160 * 256, 2031));
+  auto pc = e.static_parameter({2, 128, 256}, "c");
+  Graph g = e.build_graph([&](Scope& s) {
+    s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb), MatMulPrecision::kFloat16Inputs));
+  });
+  ASSERT_EQ(g.kernel_count(), 3u);
+  int workgroup = 0;
+  for (size_t i = 0; i < g.kernel_count(); ++i) workgroup += g.kernel_source(i).find("gl_ScopeWorkgroup") != std::string::npos;
+  EXPECT_EQ(workgroup, 1);
+  e.run(g);
+  auto first = e.read_parameter(pc);
+  e.run(g);
+  EXPECT_EQ(e.read_parameter(pc), first);
+  auto av = e.read_parameter(pa), bv = e.read_parameter(pb);
+  double worst = 0;
+  for (int64_t bi = 0; bi < 2; ++bi)
+    for (int64_t i = 0; i < 128; i += 7)
+      for (int64_t j = 0; j < 256; j += 5) {
+        double ref = 0, mag = 0;
+        for (int64_t q = 0; q < 160; ++q) {  // K 160 -> 192: a double step and the odd one
+          double t = static_cast<double>(av[(bi * 128 + i) * 160 + q]) * bv[(bi * 160 + q) * 256 + j];
+          ref += t;
+          mag += std::fabs(t);
+        }
+        worst = std::max(worst, std::fabs(first[(bi * 128 + i) * 256 + j] - ref) / mag);
+      }
+  EXPECT_LT(worst, 2.0 * std::ldexp(1.0, -10)) << "relative to sum |a b|";
 }
 
 TEST(CoopMat, Float16InputsWithinTolerance) {

@@ -25,4 +25,16 @@ bool split_long_matmuls(IrGraph& g);     // long K, few outputs: chunked batched
 /// The pipeline: runs every pass (twice where a later pass exposes work for an earlier one).
 void run_passes(IrGraph& g);
 
+/// Device-dependent, run by the graph compiler after run_passes where the device has
+/// workgroup-scope cooperative matrices: float16 matmuls read packed float16 operand copies.
+bool pack_float16_matmul_operands(IrGraph& g);
+
+/// Packed products (pack_operands.cpp, codegen/matmul_coopmat2.cpp): M and N multiples of the
+/// tile, K padded to kPackedK. MatMul attribute axis = kPackedMatMul + the layout bits: A packed
+/// along M ([.., Kp, M/2], else along K: [.., M, Kp/2]); B packed along N ([.., Kp, N/2], else
+/// transposed along K: [.., N, Kp/2]). Each U32 holds two float16, the lower index low.
+constexpr int64_t kPackedTile = 128, kPackedK = 64;
+constexpr int kPackedMatMul = 2, kPackedAlongM = 1, kPackedAlongN = 2;
+inline bool is_packed_matmul(int axis) { return axis >= kPackedMatMul; }
+
 }  // namespace descent::detail
