@@ -495,17 +495,8 @@ int main(int argc, char** argv) {
       uint32_t groups = static_cast<uint32_t>((M / c.bm) * (N / c.bn) / (c.path == "wgs2n" ? 2 : 1));
       double ms = bench::time_dispatches(st, pipe, &p, sizeof(Push), groups, 1, n >= 8192 ? 10 : 40, 5, 400.0);
       auto out = env.read_parameter(pcm);
-      double worst = 0;
-      for (int s = 0; s < 64; ++s) {
-        int64_t i = (s * 7919) % M, j = (s * 104729) % N;
-        double ref = 0, mag = 0;
-        for (int64_t k = 0; k < K; ++k) {
-          double t = static_cast<double>(a[i * K + k]) * b[k * N + j];
-          ref += t;
-          mag += std::fabs(t);
-        }
-        worst = std::max(worst, std::fabs(out[i * N + j] - ref) / mag);
-      }
+      double worst = bench::max_rel_error(a, [&](int64_t k, int64_t j) { return double{b[static_cast<size_t>(k * N + j)]}; },
+                                          out, M, N, K);
       std::printf("%s,%lld,%.4f,%.2f,%.2e\n", c.name().c_str(), static_cast<long long>(n), ms,
                   2.0 * M * N * K / (ms * 1e-3) / 1e12, worst);
       std::fflush(stdout);

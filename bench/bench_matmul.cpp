@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dispatch_timing.hpp"
 #include "runtime/state.hpp"
 #include "util/flags.hpp"
 
@@ -107,17 +108,8 @@ int main(int argc, char** argv) {
       std::sort(t.begin(), t.end());
       double ms = t[t.size() / 2];
       auto c = env.read_parameter(pc);
-      double worst = 0;
-      for (int s = 0; s < 64; ++s) {
-        int64_t i = (s * 7919) % n, j = (s * 104729) % n;
-        double ref = 0, mag = 0;
-        for (int64_t k = 0; k < n; ++k) {
-          const double bkj = bt ? b[j * n + k] : b[k * n + j];
-          ref += static_cast<double>(a[i * n + k]) * bkj;
-          mag += std::fabs(static_cast<double>(a[i * n + k]) * bkj);
-        }
-        worst = std::max(worst, std::fabs(c[i * n + j] - ref) / mag);
-      }
+      double worst = bench::max_rel_error(
+          a, [&](int64_t k, int64_t j) { return double{b[static_cast<size_t>(bt ? j * n + k : k * n + j)]}; }, c, n, n, n);
       bool fp16 = precision == MatMulPrecision::kFloat16Inputs;
       std::string name = std::string(fp16 ? "matmul_fp16_inputs" : "matmul_fp32") + (bt ? "_bt" : "");
       std::string used = fp16 ? variant_of(g.kernel_source(0)) : "";

@@ -1,8 +1,11 @@
-// Shared by the raw-kernel benchmarks (bench_elementwise, bench_bandwidth_variants,
-// bench_cpu_probe): the median of repeated timings and GPU timestamps around dispatches of one
-// pipeline recorded back to back in one command buffer. Bench code only; uses library internals.
+// Shared by the benchmarks (bench_elementwise, bench_bandwidth_variants, bench_cpu_probe,
+// bench_coopmat_probe, bench_matmul): the median of repeated timings, GPU timestamps around
+// dispatches of one pipeline recorded back to back in one command buffer, and a spot check of a
+// matrix product. Bench code only; uses library internals.
 #pragma once
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -46,6 +49,25 @@ inline double time_dispatches(detail::EnvironmentState& s, const vk::ComputePipe
   std::vector<double> t;
   for (int r = warm; r < total; ++r) t.push_back((ns[2 * r + 1] - ns[2 * r]) * 1e-6);
   return median(t);
+}
+
+/// Largest |c - a b| / sum |a_ik b_kj| over 64 spread-out outputs of c = a b: a row-major
+/// [M, K] and c [M, N] as floats, b(k, j) whatever the benchmark's B layout is.
+template <typename BAt>
+double max_rel_error(const std::vector<float>& a, BAt b, const std::vector<float>& c, int64_t M, int64_t N,
+                     int64_t K) {
+  double worst = 0;
+  for (int s = 0; s < 64; ++s) {
+    int64_t i = (s * 7919) % M, j = (s * 104729) % N;
+    double ref = 0, mag = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      double t = static_cast<double>(a[static_cast<size_t>(i * K + k)]) * b(k, j);
+      ref += t;
+      mag += std::fabs(t);
+    }
+    worst = std::max(worst, std::fabs(c[static_cast<size_t>(i * N + j)] - ref) / mag);
+  }
+  return worst;
 }
 
 }  // namespace descent::bench

@@ -354,6 +354,12 @@ inline void header(GlslWriter& w, const KernelSpec& k, const Target& t, int loca
 /// 25-30% for single-output kernels reading three inputs; other kernels do not care.
 inline bool pair_stores(const KernelSpec& k) { return k.outputs.size() >= 2 || k.inputs.size() <= 1; }
 
+/// Every output store of a kernel at linear index `l`: output o takes the body's register t<r>
+/// (after BodyWriter::emit_all in the same scope).
+inline void store_outputs(GlslWriter& w, const KernelSpec& k, const std::string& l) {
+  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[{}] = t{};", o, l, k.outputs[o].first);
+}
+
 inline uint32_t groups_for(int64_t items, int64_t per_group, uint32_t max_groups) {
   int64_t g = (items + per_group - 1) / per_group;
   return static_cast<uint32_t>(std::clamp<int64_t>(g, 1, std::min<int64_t>(max_groups, 65535)));

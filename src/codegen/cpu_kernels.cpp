@@ -167,7 +167,7 @@ bool elementwise_cpu(const KernelSpec& k, const Target& t, GeneratedKernel& g) {
     BodyWriter body(w, k, "l");
     body.set_branch_free_loads(true);
     body.emit_all();
-    for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+    store_outputs(w, k, "l");
   }
   close_main(w, grid);
   g.source = w.str();

@@ -51,7 +51,7 @@ GeneratedKernel elementwise(const KernelSpec& k, const Target& t) {
     w.open(fmt::format("for (int l = int(gl_GlobalInvocationID.x); l < {}; l += {})", k.count,
                        int64_t{g.groups_x} * local));
     BodyWriter(w, k, "l").emit_all();
-    for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+    store_outputs(w, k, "l");
     w.close();
   }
   w.close();

@@ -164,6 +164,22 @@ bool unit_stride(const View& v, int axis) {
   return v.output_strides(&base)[static_cast<size_t>(axis)] == 1;
 }
 
+void tile_epilogue(GlslWriter& w, const KernelSpec& k, int64_t M, int64_t N, int rows, int cols,
+                   const std::string& row, const std::string& col) {
+  w.open(fmt::format("for (int i = 0; i < {}; ++i)", rows));
+  w.open(fmt::format("for (int j = 0; j < {}; ++j)", cols));
+  w.line("int m = {}, n = {};", row, col);
+  w.open(fmt::format("if (m < {} && n < {})", M, N));
+  w.line("int l = (b * {} + m) * {} + n;", M, N);
+  BodyWriter body(w, k, "l");
+  body.set_acc("acc[i][j]");
+  body.emit_all();
+  store_outputs(w, k, "l");
+  w.close();
+  w.close();
+  w.close();
+}
+
 /// Matrix product with fused epilogue. Every output element is one thread's sum over k = 0..K-1
 /// in increasing order with fused multiply-adds (`precise`), whatever the tile shapes: results
 /// depend only on K, never on the schedule. GPUs: 128x128 tiles staged in shared memory, 256
@@ -233,19 +249,7 @@ GeneratedKernel matmul(const KernelSpec& k, const Target& t) {
     w.line("for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);");
     w.close();
   }
-  // Epilogue: the fused per-element ops, once per output element, then the stores.
-  w.open(fmt::format("for (int i = 0; i < {}; ++i)", tm));
-  w.open(fmt::format("for (int j = 0; j < {}; ++j)", tn));
-  w.line("int m = {}, n = {};", row, col);
-  w.open(fmt::format("if (m < {} && n < {})", M, N));
-  w.line("int l = (b * {} + m) * {} + n;", M, N);
-  BodyWriter body(w, k, "l");
-  body.set_acc("acc[i][j]");
-  body.emit_all();
-  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
-  w.close();
-  w.close();
-  w.close();
+  tile_epilogue(w, k, M, N, tm, tn, row, col);
   w.close();
   w.close();
   g.source = w.str();

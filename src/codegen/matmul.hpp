@@ -45,6 +45,12 @@ bool pairs_along(const View& v, int axis);
 bool use_narrow_tiles(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_narrow(const KernelSpec& k, const Target& t);
 
+/// The end of a register-tiled product (inside the batch loop over `b`): for each accumulator
+/// acc[i][j] (i < rows, j < cols) at output row `row`, column `col` (GLSL expressions in i, j),
+/// inside the M x N bounds, the fused per-element ops and every output store.
+void tile_epilogue(GlslWriter& w, const KernelSpec& k, int64_t M, int64_t N, int rows, int cols,
+                   const std::string& row, const std::string& col);
+
 GeneratedKernel matmul(const KernelSpec& k, const Target& t);
 GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t);
 /// Packed float16 operands (KernelSpec::packed_halves) on workgroup-scope matrices

@@ -371,7 +371,7 @@ void epilogue_function(GlslWriter& w, const KernelSpec& k) {
   BodyWriter body(w, k, "l");
   body.set_acc("acc");
   body.emit_all();
-  for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+  store_outputs(w, k, "l");
   w.close();
 }
 

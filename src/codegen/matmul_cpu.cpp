@@ -146,7 +146,7 @@ void emit_blocked_epilogue(GlslWriter& w, const KernelSpec& k, const BlockedPlan
       body.set_acc(fmt::format("acc{}_{}", r, c));
       if (split) body.set_split(fmt::format("(b * {} + m{})", M, r), N, c);
       body.emit_all();
-      for (size_t o = 0; o < k.outputs.size(); ++o) w.line("pc.out{}.v[l] = t{};", o, k.outputs[o].first);
+      store_outputs(w, k, "l");
       w.close();
     }
   }

@@ -7,6 +7,7 @@
 #include <glslang/SPIRV/spirv.hpp>
 
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -49,7 +50,7 @@ std::vector<uint32_t> nv_coopmat_to_khr(const std::vector<uint32_t>& in) {
   std::unordered_map<uint32_t, uint32_t> type_of, uint_value;
   std::unordered_map<uint32_t, bool> bool_value;
   std::map<uint32_t, int> use;           // NV type id -> 0 A, 1 B, 2 accumulator
-  std::map<uint32_t, uint32_t> component_of;
+  std::set<uint32_t> nv_types;
   std::vector<size_t> muladds;
   uint32_t uint_type = 0;
   bool workgroup = false;
@@ -66,14 +67,14 @@ std::vector<uint32_t> nv_coopmat_to_khr(const std::vector<uint32_t>& in) {
       uint_value[in[i + 2]] = in[i + 3];
     }
     if (op == spv::OpTypeCooperativeMatrixNV) {
-      component_of[in[i + 1]] = in[i + 2];
+      nv_types.insert(in[i + 1]);
       auto s = uint_value.find(in[i + 3]);
       workgroup |= s != uint_value.end() && s->second == kScopeWorkgroup;
     }
     if (op == spv::OpCooperativeMatrixMulAddNV) muladds.push_back(i);
     i += wc;
   }
-  if (component_of.empty()) return in;
+  if (nv_types.empty()) return in;
   if (uint_type == 0) fail("no 32-bit unsigned integer type");
   auto set_use = [&](uint32_t type, int u) {
     auto [it, fresh] = use.emplace(type, u);
@@ -86,7 +87,7 @@ std::vector<uint32_t> nv_coopmat_to_khr(const std::vector<uint32_t>& in) {
     set_use(in[i + 1], 2);
     set_use(type_of.at(in[i + 5]), 2);
   }
-  for (auto& [type, component] : component_of)
+  for (uint32_t type : nv_types)
     if (!use.count(type)) fail("a matrix type is never multiplied, so its use is unknown");
 
   // Pass 2: rewrite. Fresh constants 0, 1, 2 (uses and layouts) go right before the first matrix
