@@ -2,12 +2,14 @@
 // products over operands that are ALREADY float16 in device memory. Paths: subgroup fragments
 // (VK_NV_cooperative_matrix) loaded straight from the buffers ("direct") or staged in shared
 // memory ("smem", "smem1", "smemd2", "smemp"; "fragonly"/"fl-*" are diagnostics with wrong
-// values), and workgroup-scope matrices (VK_NV_cooperative_matrix2, "wg", "wgs*": SPIR-V
-// rewritten to KHR). Values are checked against a float64 host product; prints
-// "kernel,n,ms,TFLOP/s,max_rel_err" and the device's cooperative-matrix shapes (stderr). Edit
-// `cfgs` in main() to pick the kernels to time.
+// values), and workgroup-scope matrices (VK_NV_cooperative_matrix2, "wg*" in
+// coopmat_probe_workgroup.hpp, SPIR-V rewritten to KHR; a trailing "t" uses tensor-addressed
+// loads; "wgsfo"/"wgssame" are diagnostics with wrong values). Values are checked against a
+// float64 host product; prints "kernel,n,ms,TFLOP/s,max_rel_err" and the device's
+// cooperative-matrix shapes (stderr). Edit `cfgs` in main() to pick the kernels to time.
 #include <descent/descent.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,47 +19,19 @@
 #include <string>
 #include <vector>
 
+#include "coopmat_probe_common.hpp"
+#include "coopmat_probe_workgroup.hpp"
 #include "dispatch_timing.hpp"
 #include "vulkan/spirv_coopmat.hpp"
 
 using namespace descent;
+using namespace descent::bench::probe;
 
 namespace {
 
 struct Push {
   uint64_t a, b, c;
 };
-
-const char* kHead = R"(#version 460
-#extension GL_EXT_buffer_reference : require
-#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
-#extension GL_NV_cooperative_matrix : require
-#extension GL_KHR_memory_scope_semantics : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
-#extension GL_KHR_shader_subgroup_basic : require
-layout(buffer_reference, std430, buffer_reference_align = 16) buffer H { uvec4 v[]; };
-layout(buffer_reference, std430, buffer_reference_align = 16) buffer F { float v[]; };
-layout(push_constant) uniform P { H a; H b; F c; } pc;
-#define FRAG fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
-#define ACC fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
-)";
-
-struct Cfg {
-  std::string path;  // "direct" or "smem"
-  int bm, bn, wm, wn;
-  int ku;            // direct: 16-wide K slices loaded before their products; smem: bk / 16
-  bool bcol;         // B stored as [N, K] (K contiguous) instead of [K, N]
-  std::string name() const {
-    return path + "_" + std::to_string(bm) + "x" + std::to_string(bn) + "_sg" + std::to_string(wm) + "x" +
-           std::to_string(wn) + "_k" + std::to_string(16 * ku) + (bcol ? "_bT" : "");
-  }
-};
-
-std::string fmt_s(const char* f, long long a = 0, long long b = 0, long long c = 0, long long d = 0) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, f, a, b, c, d);
-  return buf;
-}
 
 /// Per-thread tile origin in grouped launch order (8 tile rows sweep the columns together).
 std::string origin(const Cfg& c, int64_t M, int64_t N) {
@@ -285,72 +259,6 @@ std::string fragload_kernel(const Cfg& c, int64_t M, int64_t N, int64_t K, const
   return s;
 }
 
-/// VK_NV_cooperative_matrix2 path: one workgroup-scope accumulator per workgroup (bm x bn), A and
-/// B loaded as workgroup-scope matrices straight from the buffers each K step of bk; staging,
-/// pipelining and the mapping to tensor-core instructions are the driver's. Written with the NV
-/// GLSL extension at gl_ScopeWorkgroup and rewritten to KHR SPIR-V (vk::nv_coopmat_to_khr).
-std::string workgroup_kernel(const Cfg& c, int64_t M, int64_t N, int64_t K) {
-  const int bk = 16 * c.ku;
-  if (c.path.rfind("wgs", 0) == 0) {
-    const bool unroll2 = c.path == "wgs2", nogroup = c.path == "wgsng", two = c.path == "wgs2n";
-    // Swapped roles over row-major A [M, K] and B [K, N]: acc = B^T A^T (both operands loaded
-    // column-major), stored column-major so C comes out row-major.
-    std::string s = "#version 460\n#pragma use_vulkan_memory_model\n" + std::string(kHead).substr(13);
-    s += fmt_s("#define MA fcoopmatNV<16, gl_ScopeWorkgroup, %lld, %lld>\n", c.bn, bk);
-    s += fmt_s("#define MB fcoopmatNV<16, gl_ScopeWorkgroup, %lld, %lld>\n", bk, c.bm);
-    s += fmt_s("#define MC fcoopmatNV<32, gl_ScopeWorkgroup, %lld, %lld>\n", c.bn, c.bm);
-    s += "layout(local_size_x = " + std::to_string(32 * c.wm * c.wn) + ") in;\nvoid main() {\n";
-    s += fmt_s("  int pid = int(gl_WorkGroupID.x), gm = %lld, gn = %lld;\n", M / c.bm, N / c.bn / (two ? 2 : 1));
-    if (two) {
-      s += "  int first = pid / (8 * gn) * 8, q = pid % (8 * gn), rows = min(gm - first, 8);\n";
-      s += fmt_s("  int m0 = (first + q %% rows) * %lld, n0 = (q / rows) * %lld;\n", c.bm, 2 * c.bn);
-      s += "  MC acc0 = MC(0.0), acc1 = MC(0.0);\n";
-      s += fmt_s("  for (int k = 0; k < %lld; k += %lld) {\n", K, bk);
-      s += fmt_s("    MA a0; coopMatLoadNV(a0, pc.b.v, uint((k * %lld + n0) >> 3), %lldu, true);\n", N, N / 8);
-      s += fmt_s("    MA a1; coopMatLoadNV(a1, pc.b.v, uint((k * %lld + n0 + %lld) >> 3), ", N, c.bn) + fmt_s("%lldu, true);\n", N / 8);
-      s += fmt_s("    MB b; coopMatLoadNV(b, pc.a.v, uint((m0 * %lld + k) >> 3), %lldu, true);\n", K, K / 8);
-      s += "    acc0 = coopMatMulAddNV(a0, b, acc0);\n    acc1 = coopMatMulAddNV(a1, b, acc1);\n  }\n";
-      s += fmt_s("  coopMatStoreNV(acc0, pc.c.v, uint(m0 * %lld + n0), %lldu, true);\n", N, N);
-      s += fmt_s("  coopMatStoreNV(acc1, pc.c.v, uint(m0 * %lld + n0 + %lld), ", N, c.bn) + fmt_s("%lldu, true);\n}\n", N);
-      return s;
-    }
-    if (nogroup) {
-      s += "  int m0 = (pid / gn) * " + std::to_string(c.bm) + ", n0 = (pid % gn) * " + std::to_string(c.bn) + ";\n";
-    } else {
-      s += "  int first = pid / (8 * gn) * 8, q = pid % (8 * gn), rows = min(gm - first, 8);\n";
-      s += fmt_s("  int m0 = (first + q %% rows) * %lld, n0 = (q / rows) * %lld;\n", c.bm, c.bn);
-    }
-    s += "  MC acc = MC(0.0);\n";
-    s += fmt_s("  for (int k = 0; k < %lld; k += %lld) {\n", K, unroll2 ? 2 * bk : bk);
-    for (int u = 0; u < (unroll2 ? 2 : 1); ++u) {
-      s += fmt_s("    MA a%lld; coopMatLoadNV(a%lld, pc.b.v, uint(((k + %lld) * ", u, u, u * bk) + fmt_s("%lld + n0) >> 3), %lldu, true);\n", N, N / 8);
-      s += fmt_s("    MB b%lld; coopMatLoadNV(b%lld, pc.a.v, uint((m0 * %lld + k + ", u, u, K) + fmt_s("%lld) >> 3), %lldu, true);\n", u * bk, K / 8);
-    }
-    for (int u = 0; u < (unroll2 ? 2 : 1); ++u) s += fmt_s("    acc = coopMatMulAddNV(a%lld, b%lld, acc);\n", u, u);
-    s += "  }\n";
-    s += fmt_s("  coopMatStoreNV(acc, pc.c.v, uint(m0 * %lld + n0), %lldu, true);\n}\n", N, N);
-    return s;
-  }
-  std::string s = "#version 460\n#pragma use_vulkan_memory_model\n" + std::string(kHead).substr(13);
-  s += fmt_s("#define MA fcoopmatNV<16, gl_ScopeWorkgroup, %lld, %lld>\n", c.bm, bk);
-  s += fmt_s("#define MB fcoopmatNV<16, gl_ScopeWorkgroup, %lld, %lld>\n", bk, c.bn);
-  s += fmt_s("#define MC fcoopmatNV<32, gl_ScopeWorkgroup, %lld, %lld>\n", c.bm, c.bn);
-  s += "layout(local_size_x = " + std::to_string(32 * c.wm * c.wn) + ") in;\nvoid main() {\n";
-  s += fmt_s("  int pid = int(gl_WorkGroupID.x), gm = %lld, gn = %lld;\n", M / c.bm, N / c.bn);
-  s += "  int first = pid / (8 * gn) * 8, q = pid % (8 * gn), rows = min(gm - first, 8);\n";
-  s += fmt_s("  int m0 = (first + q %% rows) * %lld, n0 = (q / rows) * %lld;\n", c.bm, c.bn);
-  s += "  MC acc = MC(0.0);\n";
-  s += fmt_s("  for (int k = 0; k < %lld; k += %lld) {\n", K, bk);
-  s += fmt_s("    MA a; coopMatLoadNV(a, pc.a.v, uint((m0 * %lld + k) >> 3), %lldu, false);\n", K, K / 8);
-  if (c.bcol)
-    s += fmt_s("    MB b; coopMatLoadNV(b, pc.b.v, uint((n0 * %lld + k) >> 3), %lldu, true);\n", K, K / 8);
-  else
-    s += fmt_s("    MB b; coopMatLoadNV(b, pc.b.v, uint((k * %lld + n0) >> 3), %lldu, false);\n", N, N / 8);
-  s += "    acc = coopMatMulAddNV(a, b, acc);\n  }\n";
-  s += fmt_s("  coopMatStoreNV(acc, pc.c.v, uint(m0 * %lld + n0), %lldu, false);\n}\n", N, N);
-  return s;
-}
-
 uint16_t to_half(float f) {  // exact for the k / 1024 values used here (|f| >= 2^-10 or 0)
   if (f == 0.0f) return 0;
   uint32_t u;
@@ -414,11 +322,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_coopmat_probe: the device has no VK_NV_cooperative_matrix\n");
     return 1;
   }
-  // The first entry is timed again in the middle and at the end (drift check).
   // The first entry is timed again at the end (drift check).
+  // A path ending in "t" is the same kernel with tensor-addressed loads (vk::TensorLoad).
   std::vector<Cfg> cfgs = {
-      {"wgs2", 128, 128, 2, 2, 4, false}, {"wgs2n", 128, 128, 2, 2, 4, false}, {"wgs2n", 128, 128, 2, 4, 4, false},
-      {"wgs2n", 128, 128, 2, 2, 2, false}, {"wgs2", 128, 128, 2, 2, 4, false},
+      {"wgs2", 128, 128, 2, 2, 4, false},  {"wgs2t", 128, 128, 2, 2, 4, false}, {"wgs2t", 128, 128, 2, 2, 2, false},
+      {"wgm", 128, 128, 2, 2, 2, false},   {"wgsfo", 128, 128, 2, 2, 4, false}, {"wgssame", 128, 128, 2, 2, 4, false},
+      {"wgs2", 128, 128, 2, 2, 4, false},
   };
   std::printf("kernel,n,ms,TFLOP/s,max_rel_err\n");
   std::mt19937 rng(7);
@@ -445,16 +354,22 @@ int main(int argc, char** argv) {
     (void)env.read_parameter(pcm);  // flushes the uploads
     for (const Cfg& c : cfgs) {
       if (M % c.bm || N % (c.path == "wgs2n" ? 2 * c.bn : c.bn) || ((c.path == "smemd2" || c.path == "smemp") && K / (16 * c.ku) % 2)) continue;
+      if (c.path.rfind("wgu", 0) == 0 && K % ((c.path[3] - '0') * 16 * c.ku)) continue;
       std::string glsl;
+      const bool tensor = c.path.rfind("wg", 0) == 0 && c.path.back() == 't';
       if (c.path.rfind("fl-", 0) == 0) {  // fl-<elem>-<p|np>
         size_t d = c.path.find('-', 3);
         glsl = fragload_kernel(c, M, N, K, c.path.substr(3, d - 3), c.path.substr(d + 1) == "p");
-      } else if (c.path == "wg" || c.path.rfind("wgs", 0) == 0) {
-        if (!compile_only && !st.ctx->info().has_coopmat2_workgroup) {
-          std::printf("%s,%lld,no VK_NV_cooperative_matrix2 workgroup scope\n", c.name().c_str(), static_cast<long long>(n));
+      } else if (c.path.rfind("wg", 0) == 0) {
+        if (!compile_only && !(tensor ? st.ctx->info().has_coopmat2_tensor_addressing : st.ctx->info().has_coopmat2_workgroup)) {
+          std::printf("%s,%lld,no VK_NV_cooperative_matrix2 workgroup scope / tensor addressing\n", c.name().c_str(),
+                      static_cast<long long>(n));
           continue;
         }
-        glsl = workgroup_kernel(c, M, N, K);
+        Cfg base = c;
+        if (tensor) base.path.pop_back();
+        const bool more = base.path.rfind("wgu", 0) == 0 || base.path == "wgp" || base.path == "wgm";
+        glsl = more ? workgroup_more_kernel(base, M, N, K) : workgroup_kernel(base, M, N, K);
       } else {
         glsl = c.path == "direct" ? direct_kernel(c, M, N, K) : smem_kernel(c, M, N, K);
       }
@@ -465,8 +380,23 @@ int main(int argc, char** argv) {
       }
       if (n == sizes.front() && std::getenv("PROBE_PRINT")) std::fprintf(stderr, "%s\n", glsl.c_str());
       auto spirv = st.compiler->compile(glsl, c.name());
-      if (c.path == "wg" || c.path.rfind("wgs", 0) == 0) try {
-          spirv = descent::vk::nv_coopmat_to_khr(spirv);
+      if (c.path.rfind("wg", 0) == 0) try {
+          // Loads in source order: swapped kernels read B^T (B [K, N]) then A^T (A [M, K]).
+          std::vector<descent::vk::TensorLoad> loads;
+          const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+          int per_step = c.path.rfind("wgs2", 0) == 0 || c.path == "wgpt" ? 2 : 1;
+          if (c.path.rfind("wgu", 0) == 0) per_step = c.path[3] - '0';
+          if (c.path == "wgpt") per_step = 3;  // x0 y0 before the loop, x1 y1, x0 y0 in it
+          for (int i = 0; tensor && i < per_step; ++i) {
+            if (c.path.rfind("wgs", 0) == 0 || c.path.rfind("wgu", 0) == 0 || c.path == "wgpt") {
+              loads.push_back({u(K), u(N), 8});
+              loads.push_back({u(M), u(K), 8});
+            } else {
+              loads.push_back({u(M), u(K), 8});
+              loads.push_back(c.bcol ? descent::vk::TensorLoad{u(N), u(K), 8} : descent::vk::TensorLoad{u(K), u(N), 8});
+            }
+          }
+          spirv = descent::vk::nv_coopmat_to_khr(spirv, loads);
         } catch (const std::exception& e) {
           std::printf("%s,%lld,%s\n", c.name().c_str(), static_cast<long long>(n), e.what());
           continue;

@@ -10,14 +10,17 @@ def bench(fn, reps):
     while time.perf_counter() - t0 < 0.4:
         fn()
         torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    # Then `reps` calls back to back, each between two CUDA events: the median GPU time of one
+    # call, like bench_matmul's timestamps around each dispatch (host launch and synchronisation
+    # costs are not counted against either side).
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for s, e in zip(starts, ends):
+        s.record()
         fn()
-        torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
+        e.record()
+    torch.cuda.synchronize()
+    ts = sorted(s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends))
     return ts[len(ts) // 2]
 
 
