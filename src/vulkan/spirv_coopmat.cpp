@@ -1,6 +1,7 @@
 // NV -> KHR cooperative-matrix SPIR-V rewrite (see spirv_coopmat.hpp). Opcode and enum values are
 // those of the SPIR-V registry; glslang 12's spirv.hpp supplies the NV ones and the table of
-// which opcodes have result types. Touches only cooperative-matrix words.
+// which opcodes have result types. Touches only cooperative-matrix words (plus, for
+// tensor-addressed loads, the address arithmetic and tensor layouts each load needs).
 #include "vulkan/spirv_coopmat.hpp"
 
 #define SPV_ENABLE_UTILITY_CODE
@@ -45,7 +46,6 @@ void emit_extension(std::vector<uint32_t>& out, const std::string& name) {
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error("cooperative-matrix SPIR-V rewrite: " + what);
 }
-
 
 /// Writes the tensor-addressed form of the NV load `w` (rt id pointer stride colmajor [access]):
 /// the slice [row, row + span0) x [col, col + span1) of the 2D tensor `t`, where row and column
@@ -173,9 +173,9 @@ std::vector<uint32_t> nv_coopmat_to_khr(const std::vector<uint32_t>& in, const s
     return v->second;
   };
 
-  // Pass 2: rewrite. Fresh constants (uses, layouts, tensor shapes) and the tensor types go right
-  // before the first matrix type (existing ones may be declared after it; duplicate constants are
-  // valid SPIR-V).
+  // Pass 2: rewrite. Fresh constants (uses, layouts, tensor shapes) go right before the first
+  // matrix type (existing ones may be declared after it; duplicate constants are valid SPIR-V),
+  // the tensor layout and view types right before the first function.
   std::vector<uint32_t> out(in.begin(), in.begin() + 5);
   uint32_t bound = in[3];
   std::vector<uint32_t> new_constants;
@@ -253,4 +253,5 @@ std::vector<uint32_t> nv_coopmat_to_khr(const std::vector<uint32_t>& in, const s
   if ((workgroup || tensor) && out[1] < 0x00010600u) out[1] = 0x00010600u;  // SPV_NV_cooperative_matrix2 needs 1.6
   return out;
 }
+
 }  // namespace descent::vk
