@@ -146,7 +146,7 @@ int64_t operand_address(const KernelSpec& k, int operand, const std::vector<int6
 
 bool operand_unit_stride(const KernelSpec& k, int operand, int axis) {
   const View& v = operand == 0 ? k.a_view : k.b_view;
-  if ((operand == 0 ? k.a_prologue : k.b_prologue).empty()) return unit_stride(v, axis);
+  if ((operand == 0 ? k.a_prologue : k.b_prologue).empty()) return v.unit_stride(axis);
   // Computed operand: sample the address step along `axis` in the middle of the operand.
   std::vector<int64_t> at(static_cast<size_t>(v.output.rank()));
   for (int j = 0; j < v.output.rank(); ++j) at[static_cast<size_t>(j)] = v.output[j] / 2;
@@ -156,12 +156,6 @@ bool operand_unit_stride(const KernelSpec& k, int operand, int axis) {
   ++at[static_cast<size_t>(axis)];
   int64_t a1 = operand_address(k, operand, at);
   return a0 >= 0 && a1 == a0 + 1;
-}
-
-bool unit_stride(const View& v, int axis) {
-  if (v.any_bounds()) return false;
-  int64_t base = 0;
-  return v.output_strides(&base)[static_cast<size_t>(axis)] == 1;
 }
 
 void tile_epilogue(GlslWriter& w, const KernelSpec& k, int64_t M, int64_t N, int rows, int cols,

@@ -29,9 +29,7 @@ void index_function(GlslWriter& w, const char* name, const View& v, const Shape&
 /// computed by a prologue (KernelSpec::a_prologue).
 void load_function(GlslWriter& w, const KernelSpec& k, int operand, const Shape& batch);
 
-/// True when consecutive elements along output axis `axis` of `v` are adjacent in memory.
-bool unit_stride(const View& v, int axis);
-/// unit_stride for an operand of `k`; a computed operand is judged by the buffer its single load
+/// View::unit_stride for an operand of `k`; a computed operand is judged by the buffer its single load
 /// reads (sampled in the middle of the operand), otherwise false.
 bool operand_unit_stride(const KernelSpec& k, int operand, int axis);
 

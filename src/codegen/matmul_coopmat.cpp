@@ -76,8 +76,8 @@ Layout layout_of(const KernelSpec& k, const Variant& v) {
   const int r = k.matmul_shape.rank();
   Layout L;
   // A [M, K]: contiguous along K unless only M is; B [K, N]: along N unless only K is.
-  bool a_t = !unit_stride(k.a_view, r - 1) && unit_stride(k.a_view, r - 2);
-  bool b_t = !unit_stride(k.b_view, r - 1) && unit_stride(k.b_view, r - 2);
+  bool a_t = !k.a_view.unit_stride(r - 1) && k.a_view.unit_stride(r - 2);
+  bool b_t = !k.b_view.unit_stride(r - 1) && k.b_view.unit_stride(r - 2);
   L.a = {"a", a_t, a_t, false, a_t ? v.bk : v.bm, a_t ? v.bm : v.bk, 0, a_t ? K : M, a_t ? M : K};
   L.b = {"b", b_t, !b_t, false, b_t ? v.bn : v.bk, b_t ? v.bk : v.bn, 0, b_t ? N : K, b_t ? K : N};
   L.a.vec = vec_loads(k.a_view, a_t ? r - 2 : r - 1, L.a.col_extent);

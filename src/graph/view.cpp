@@ -255,6 +255,12 @@ bool View::any_bounds() const {
   return false;
 }
 
+bool View::unit_stride(int axis) const {
+  if (any_bounds()) return false;
+  int64_t base = 0;
+  return output_strides(&base)[static_cast<size_t>(axis)] == 1;
+}
+
 std::vector<int64_t> View::output_strides(int64_t* base) const {
   auto in_st = input.strides();
   int64_t b = 0;

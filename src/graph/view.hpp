@@ -80,6 +80,8 @@ struct View {
   /// Effective element stride of each output axis (0 for broadcast), and the base address; only
   /// meaningful when !any_bounds().
   std::vector<int64_t> output_strides(int64_t* base) const;
+  /// True when consecutive elements along output axis `axis` are adjacent in memory (no bounds).
+  bool unit_stride(int axis) const;
 
   /// Reference address of one output coordinate. Returns false when it reads zero padding.
   bool address(const int64_t* out_coord, int64_t* flat) const;

@@ -35,9 +35,6 @@ double read(const std::vector<double>& src, const View& v, const int64_t* coord)
   return src[static_cast<size_t>(flat)];
 }
 
-}  // namespace
-
-namespace {
 /// Value of IEEE binary16 bits.
 double half_value(uint32_t h) {
   const int e = static_cast<int>((h >> 10) & 0x1fu);

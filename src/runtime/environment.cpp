@@ -12,8 +12,8 @@
 #include "runtime/state.hpp"
 #include "util/assert.hpp"
 #include "util/flags.hpp"
-#include "vulkan/spirv_coopmat.hpp"
 #include "util/hash.hpp"
+#include "vulkan/spirv_coopmat.hpp"
 
 namespace descent {
 

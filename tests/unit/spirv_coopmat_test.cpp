@@ -41,6 +41,14 @@ void main() {
 )";
 }
 
+/// What one OpCooperativeMatrixLoadTensorNV reads, from the layout instructions it uses (spirv-val
+/// of Debian 12 predates these opcodes; the H100 runs them: bench_coopmat_probe's "...t" kernels
+/// match the float64 product).
+struct TensorLoadSeen {
+  uint32_t rows = 0, cols = 0, span0 = 0, span1 = 0;
+  bool view = false;
+};
+
 struct Decoded {
   uint32_t version = 0, bound = 0;
   std::map<uint32_t, int> opcode_count;
@@ -49,10 +57,14 @@ struct Decoded {
   std::map<uint32_t, uint32_t> uint_constant;                 // id -> value
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> use_of;  // (rows, cols) -> use of that type
   std::vector<uint32_t> load_layouts;                         // constant values, in order
+  std::vector<TensorLoadSeen> tensor_loads;                   // in order
 };
 
 Decoded decode(const std::vector<uint32_t>& w) {
   Decoded d;
+  using Pair = std::pair<uint32_t, uint32_t>;
+  std::map<uint32_t, Pair> dims_of;                       // OpTensorLayoutSetDimensionNV
+  std::map<uint32_t, std::pair<uint32_t, Pair>> slice_of;  // OpTensorLayoutSliceNV
   d.version = w[1];
   d.bound = w[3];
   for (size_t i = 5; i < w.size();) {
@@ -70,6 +82,20 @@ Decoded decode(const std::vector<uint32_t>& w) {
     if (op == 4456)
       d.use_of[{d.uint_constant.at(w[i + 4]), d.uint_constant.at(w[i + 5])}] = d.uint_constant.at(w[i + 6]);
     if (op == 4457) d.load_layouts.push_back(d.uint_constant.at(w[i + 4]));
+    if (op == 5373) dims_of[w[i + 2]] = {d.uint_constant.at(w[i + 4]), d.uint_constant.at(w[i + 5])};
+    if (op == 5375) {  // slice: its input layout, spans
+      slice_of[w[i + 2]] = {w[i + 3], {d.uint_constant.at(w[i + 5]), d.uint_constant.at(w[i + 7])}};
+    }
+    if (op == 5367) {
+      TensorLoadSeen t;
+      const auto& [layout, spans] = slice_of.at(w[i + 5]);
+      std::tie(t.span0, t.span1) = spans;
+      std::tie(t.rows, t.cols) = dims_of.at(layout);
+      size_t at = i + 6;
+      if (w[at++] & 2) ++at;  // memory operands: Aligned takes one literal
+      t.view = (w[at] & 1) != 0;
+      d.tensor_loads.push_back(t);
+    }
     i += wc;
   }
   return d;
@@ -101,41 +127,6 @@ TEST(SpirvCoopMat, WorkgroupNvModuleBecomesKhrWithUsesLayoutsAndCoopMat2) {
   EXPECT_EQ(d.bound, decode(nv).bound + 3);  // three new constants
 }
 
-// Tensor-addressed loads: what each OpCooperativeMatrixLoadTensorNV reads, decoded from the
-// layout instructions it uses (spirv-val of Debian 12 predates these opcodes; the H100 runs them:
-// bench_coopmat_probe's "...t" kernels match the float64 product).
-struct TensorLoadSeen {
-  uint32_t rows = 0, cols = 0, span0 = 0, span1 = 0;
-  bool view = false;
-};
-
-std::vector<TensorLoadSeen> tensor_loads_of(const std::vector<uint32_t>& w) {
-  std::map<uint32_t, uint32_t> value;                         // uint constants
-  std::map<uint32_t, std::pair<uint32_t, uint32_t>> dims_of;  // OpTensorLayoutSetDimensionNV
-  std::map<uint32_t, std::pair<uint32_t, uint32_t>> spans_of;
-  std::map<uint32_t, uint32_t> parent;  // slice -> its input layout
-  std::vector<TensorLoadSeen> seen;
-  for (size_t i = 5; i < w.size();) {
-    uint32_t op = w[i] & 0xffff, wc = w[i] >> 16;
-    if (op == 43 && wc == 4) value[w[i + 2]] = w[i + 3];
-    if (op == 5373) dims_of[w[i + 2]] = {value.at(w[i + 4]), value.at(w[i + 5])};
-    if (op == 5375) spans_of[w[i + 2]] = {value.at(w[i + 5]), value.at(w[i + 7])}, parent[w[i + 2]] = w[i + 3];
-    if (op == 5367) {
-      TensorLoadSeen t;
-      uint32_t slice = w[i + 5];
-      std::tie(t.span0, t.span1) = spans_of.at(slice);
-      std::tie(t.rows, t.cols) = dims_of.at(parent.at(slice));
-      size_t at = i + 6;
-      const uint32_t memory = w[at++];
-      if (memory & 2) ++at;  // Aligned: one literal
-      t.view = (w[at] & 1) != 0;
-      seen.push_back(t);
-    }
-    i += wc;
-  }
-  return seen;
-}
-
 TEST(SpirvCoopMat, TensorAddressedLoadsReadTheSameSlices) {
   ShaderCompiler compiler("unit-test");
   // A 64x16 row-major from a [64, 256] tensor; B 16x32 column-major, i.e. 32 rows of 16 halves
@@ -153,7 +144,7 @@ TEST(SpirvCoopMat, TensorAddressedLoadsReadTheSameSlices) {
   for (uint32_t cap : {5433u, 5439u})
     EXPECT_NE(std::find(d.capabilities.begin(), d.capabilities.end(), cap), d.capabilities.end()) << cap;
   EXPECT_NE(std::find(d.extensions.begin(), d.extensions.end(), "SPV_NV_tensor_addressing"), d.extensions.end());
-  auto seen = tensor_loads_of(out);
+  const auto& seen = d.tensor_loads;
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].rows, 64u);
   EXPECT_EQ(seen[0].cols, 256u);

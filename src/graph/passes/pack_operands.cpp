@@ -11,13 +11,6 @@ namespace descent::detail {
 
 namespace {
 
-/// True when `v` reads its source with unit stride along output axis `axis` (no padding).
-bool contiguous_along(const View& v, int axis) {
-  if (v.any_bounds()) return false;
-  int64_t base = 0;
-  return v.output_strides(&base)[static_cast<size_t>(axis)] == 1;
-}
-
 /// The pack node for an operand view (output [.., R, C]): its last two axes swapped when
 /// `transpose`, the K axis (`k_axis` counted from the end after the swap) zero-padded to kp,
 /// then pairs along the last axis. Empty when the view cannot be composed with that (e.g. a
@@ -64,8 +57,8 @@ bool pack_float16_matmul_operands(IrGraph& g) {
     // A [.., M, K]: pairs along K unless only M is contiguous. B [.., K, N]: pairs along N
     // unless only K is contiguous (then B is copied transposed, [.., N, K]).
     const View &va = mm.args[0].view, &vb = mm.args[1].view;
-    const bool a_m = !contiguous_along(va, r - 1) && contiguous_along(va, r - 2);
-    const bool b_n = !(contiguous_along(vb, r - 2) && !contiguous_along(vb, r - 1));
+    const bool a_m = !va.unit_stride(r - 1) && va.unit_stride(r - 2);
+    const bool b_n = !(vb.unit_stride(r - 2) && !vb.unit_stride(r - 1));
     // A along K: [.., M, Kp/2]; along M: transposed to [.., K, M], K padded -> [.., Kp, M/2].
     auto pa = pack(mm.args[0], a_m, a_m ? 2 : 1, kp, mm.colour);
     // B along N: [.., K, N], K padded -> [.., Kp, N/2]; along K: transposed -> [.., N, Kp/2].
