@@ -120,9 +120,9 @@ int main(int argc, char** argv) {
     uint32_t h = 12345;
     for (auto& v : data) v = 0.5f + static_cast<float>((h = h * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f);
   }
-  auto x = env.static_parameter_with_data({n}, "x", data);
+  auto x = env.static_parameter_with_data({n}, env.unique_name("x"), data);
   data = {};
-  auto y = env.static_parameter({n}, "y");
+  auto y = env.static_parameter({n}, env.unique_name("y"));
   Push p{s.params[x.id()].alloc.address, s.params[y.id()].alloc.address, static_cast<uint32_t>(n / 4), 0};
   double b = 4.0 * static_cast<double>(n);
   std::printf("variant,bytes,ms,GB/s\n");
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   // descent's own generated row sums on the same data, same process.
   for (int64_t cols : {int64_t{1024}, int64_t{4096}}) {
     int64_t rows = n / cols;
-    auto out = env.static_parameter({rows}, "out");
+    auto out = env.static_parameter({rows}, env.unique_name("out"));
     detail::mutable_flags().debug = 2;
     Graph g = env.build_graph([&](Scope& sc) { sc.write_parameter_value(out, sc.parameter_value(x).reshape({rows, cols}).reduce_sum(1)); });
     detail::mutable_flags().debug = 0;

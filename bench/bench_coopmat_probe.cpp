@@ -346,10 +346,10 @@ int main(int argc, char** argv) {
           h[transpose ? c * rows + r : r * cols + c] = to_half(x[static_cast<size_t>(r * cols + c)]);
       return out;
     };
-    auto pa = env.static_parameter_with_data({M * K / 2}, "a16", pack(a, false, M, K));
-    auto pb = env.static_parameter_with_data({K * N / 2}, "b16", pack(b, false, K, N));
-    auto pbt = env.static_parameter_with_data({K * N / 2}, "bt16", pack(b, true, K, N));
-    auto pcm = env.static_parameter({M * N}, "c");
+    auto pa = env.static_parameter_with_data({M * K / 2}, env.unique_name("a16"), pack(a, false, M, K));
+    auto pb = env.static_parameter_with_data({K * N / 2}, env.unique_name("b16"), pack(b, false, K, N));
+    auto pbt = env.static_parameter_with_data({K * N / 2}, env.unique_name("bt16"), pack(b, true, K, N));
+    auto pcm = env.static_parameter({M * N}, env.unique_name("c"));
     env.wait_idle();
     (void)env.read_parameter(pcm);  // flushes the uploads
     for (const Cfg& c : cfgs) {

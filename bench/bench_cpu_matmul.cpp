@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   auto param = [&](Shape s, const char* name) {
     std::vector<float> v(static_cast<size_t>(s.element_count()));
     for (auto& x : v) x = d(rng);
-    return env.static_parameter_with_data(s, name, v);
+    return env.static_parameter_with_data(s, env.unique_name(name), v);
   };
   struct Case {
     std::string name;
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   };
   std::printf("case,M,K,N,batch,ms,GFLOP/s,build_ms\n");
   for (auto& c : cases) {
-    auto out = env.static_parameter(c.out, "out");
+    auto out = env.static_parameter(c.out, env.unique_name("out"));
     detail::mutable_flags().debug = 2;
     auto t0 = std::chrono::steady_clock::now();
     Graph g = env.build_graph([&](Scope& s) { s.write_parameter_value(out, c.fn(s)); });

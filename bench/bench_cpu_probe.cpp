@@ -60,9 +60,9 @@ int main(int argc, char** argv) {
   std::vector<float> data(static_cast<size_t>(n));
   uint32_t h = 12345;
   for (auto& v : data) v = static_cast<float>((h = h * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f);
-  auto pa = env.static_parameter_with_data({n}, "a", data);
-  auto pb = env.static_parameter_with_data({n}, "b", data);
-  auto pc = env.static_parameter({n}, "c");
+  auto pa = env.static_parameter_with_data({n}, env.unique_name("a"), data);
+  auto pb = env.static_parameter_with_data({n}, env.unique_name("b"), data);
+  auto pc = env.static_parameter({n}, env.unique_name("c"));
   Push p{s.params[pa.id()].alloc.address, s.params[pb.id()].alloc.address, s.params[pc.id()].alloc.address};
   std::printf("variant,ms,Gop/s\n");
   auto row = [&](const std::string& name, const std::string& glsl, uint32_t gx, uint32_t gy, double ops) {

@@ -110,8 +110,8 @@ int main(int argc, char** argv) {
   std::printf("case,bytes,ms,GB/s,fraction_of_copy\n");
   double b = 4.0 * static_cast<double>(n);
 
-  auto x = env.static_parameter_with_data({n}, "x", random(n, 1));
-  auto y = env.static_parameter({n}, "y");
+  auto x = env.static_parameter_with_data({n}, env.unique_name("x"), random(n, 1));
+  auto y = env.static_parameter({n}, env.unique_name("y"));
   double copy_ms = copy_ceiling_ms(env, x, y, reps);
   double copy_gbs = 2 * b / (copy_ms * 1e-3) / 1e9;
   row("copy_vec4_shader", 2 * b, copy_ms, copy_gbs);
@@ -127,10 +127,10 @@ int main(int argc, char** argv) {
   // An Adam update: reads theta, m, v, g; writes theta, m, v (7 arrays of n/4) in one kernel.
   int64_t q = n / 4;
   double qb = 4.0 * static_cast<double>(q);
-  auto th = env.static_parameter_with_data({q}, "theta", random(q, 2));
-  auto m = env.static_parameter_with_data({q}, "m", random(q, 3));
-  auto v = env.static_parameter_with_data({q}, "v", random(q, 4));
-  auto gr = env.static_parameter_with_data({q}, "g", random(q, 5));
+  auto th = env.static_parameter_with_data({q}, env.unique_name("theta"), random(q, 2));
+  auto m = env.static_parameter_with_data({q}, env.unique_name("m"), random(q, 3));
+  auto v = env.static_parameter_with_data({q}, env.unique_name("v"), random(q, 4));
+  auto gr = env.static_parameter_with_data({q}, env.unique_name("g"), random(q, 5));
   auto g_adam = timed_build(env, [&](Scope& s) {
     auto g = s.parameter_value(gr);
     auto m1 = s.parameter_value(m) * 0.9f + g * 0.1f;
@@ -153,9 +153,9 @@ int main(int argc, char** argv) {
 
   {
     // Adam diagnostics: out of place (new arrays), and in place without the sqrt/divide.
-    auto th2 = env.static_parameter({q}, "th2");
-    auto m2 = env.static_parameter({q}, "m2");
-    auto v2 = env.static_parameter({q}, "v2");
+    auto th2 = env.static_parameter({q}, env.unique_name("th2"));
+    auto m2 = env.static_parameter({q}, env.unique_name("m2"));
+    auto v2 = env.static_parameter({q}, env.unique_name("v2"));
     auto g_oop = timed_build(env, [&](Scope& s) {
       auto g = s.parameter_value(gr);
       auto m1 = s.parameter_value(m) * 0.9f + g * 0.1f;
@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
   }
   {
     // Stream-count scaling: is a many-array kernel limited by the number of arrays it streams?
-    auto y4 = env.static_parameter({q}, "y4");
+    auto y4 = env.static_parameter({q}, env.unique_name("y4"));
     auto g31 = timed_build(env, [&](Scope& s) {
       s.write_parameter_value(y4, s.parameter_value(th) * s.parameter_value(m) + s.parameter_value(v));
     });
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
   }
   for (int64_t cols : {int64_t{1024}, int64_t{4096}, int64_t{16384}}) {
     int64_t rows = n / cols;
-    auto out = env.static_parameter({rows}, "rowsum");
+    auto out = env.static_parameter({rows}, env.unique_name("rowsum"));
     auto g_sum = timed_build(env, [&](Scope& s) {
       s.write_parameter_value(out, s.parameter_value(x).reshape({rows, cols}).reduce_sum(1));
     });
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
   // Column reduction (bias-gradient shape): sum over the leading axis.
   {
     int64_t cols = 1024, rows = n / cols;
-    auto out = env.static_parameter({cols}, "colsum");
+    auto out = env.static_parameter({cols}, env.unique_name("colsum"));
     auto g = timed_build(env, [&](Scope& s) {
       s.write_parameter_value(out, s.parameter_value(x).reshape({rows, cols}).reduce_sum(0));
     });

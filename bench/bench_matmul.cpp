@@ -75,9 +75,9 @@ int main(int argc, char** argv) {
     std::vector<float> a(static_cast<size_t>(n * n)), b(a.size());
     for (auto& v : a) v = d(rng);
     for (auto& v : b) v = d(rng);
-    auto pa = env.static_parameter_with_data({n, n}, "a", a);
-    auto pb = env.static_parameter_with_data({n, n}, "b", b);
-    auto pc = env.static_parameter({n, n}, "c");
+    auto pa = env.static_parameter_with_data({n, n}, env.unique_name("a"), a);
+    auto pb = env.static_parameter_with_data({n, n}, env.unique_name("b"), b);
+    auto pc = env.static_parameter({n, n}, env.unique_name("c"));
     std::vector<std::pair<MatMulPrecision, int>> runs;
     if (fp32) runs.push_back({MatMulPrecision::kFloat32, -1});
     for (int v : variants) runs.push_back({MatMulPrecision::kFloat16Inputs, v});

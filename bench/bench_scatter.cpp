@@ -52,11 +52,11 @@ void bench(Environment& env, const char* name, detail::ScatterStrategy strategy,
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
   for (float& v : vals) v = d(rng);
-  auto pv = env.static_parameter_with_data({n, features}, "bench_vals", vals);
-  auto pi = env.static_parameter({n}, "bench_idx", DType::kU32);
+  auto pv = env.static_parameter_with_data({n, features}, env.unique_name("bench_vals"), vals);
+  auto pi = env.static_parameter({n}, env.unique_name("bench_idx"), DType::kU32);
   env.write_parameter(pi, hash_indices(n, m, 11));
   auto table = env.static_parameter_with_data(
-      {m, features}, "bench_table", std::vector<float>(static_cast<size_t>(m * features), 0.0f));
+      {m, features}, env.unique_name("bench_table"), std::vector<float>(static_cast<size_t>(m * features), 0.0f));
   detail::scatter_strategy_override() = strategy;
   auto t0 = Clock::now();
   Graph g = env.build_graph([&](Scope& s) {

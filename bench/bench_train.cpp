@@ -33,7 +33,7 @@ void bench_image_fit(descent::Environment& env, const std::string& name, int rep
   auto xp = env.static_parameter_with_data({m, 2}, "P", p);
   auto yc = env.static_parameter_with_data({m, 3}, "C", c);
   descent::AdamOptions ao;
-  ao.beta2 = 0.99f;
+  ao.beta2 = 0.99;
   descent::Adam adam(env, net->parameters(), ao);
   auto train = env.build_graph([&](descent::Scope& s) {
     auto out = s.parameter(xp).apply(*net, descent::EvalContext::train());
@@ -72,8 +72,6 @@ int main(int argc, char** argv) {
     else nets.push_back(a);
   }
   if (nets.empty()) nets = {"linear", "single-layer", "conv-net"};
-  descent::Environment env;
-  std::fprintf(stderr, "device: %s\n", env.device_name().c_str());
   std::printf("network,kernels,step_ms,epoch_ms,images_per_s\n");
   const int m = 1000;
   const int n = 60000;
@@ -84,6 +82,8 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> order(n);
   for (int i = 0; i < n; ++i) order[static_cast<size_t>(i)] = static_cast<uint32_t>(i);
   for (const std::string& name : nets) {
+    descent::Environment env;  // one per workload: parameter names are unique per Environment
+    std::fprintf(stderr, "device: %s\n", env.device_name().c_str());
     if (name == "relu" || name == "relu-pe" || name == "siren" || name == "multi-hash") {
       bench_image_fit(env, name, epochs, steps);
       continue;

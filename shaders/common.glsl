@@ -14,13 +14,14 @@ layout(buffer_reference, std430, buffer_reference_align = 8) writeonly buffer De
 // Per-run values written before each run: the seed, and a +0.0 that the compiler cannot see
 // through (lavapipe folds x + 0.0 to x even under NoContraction, which is wrong for x = -0).
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; float zero; };
-// The same buffer seen writable: `flags` collects errors found on the device (bit 0: a gather
-// index out of range); the host reads and clears it at its next synchronisation.
+// The same buffer seen writable: `flags` collects errors found on the device (one bit per index
+// check, src/graph/index_checks.hpp); the host reads and clears it at its next synchronisation.
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer DescentStatus { uint seed; float zero; uint flags; };
 
-// An index that must stay below `limit` (both u32 bits): out-of-range sets the status flag.
-float descent_check_index(float a, float limit, DescentRunInfo run) {
-  if (floatBitsToUint(a) >= floatBitsToUint(limit)) atomicOr(DescentStatus(uint64_t(run)).flags, 1u);
+// An index that must stay below `limit` (all three u32 bits): out-of-range sets status bit `bit`
+// (src/graph/index_checks.hpp says which check it names).
+float descent_check_index(float a, float limit, float bit, DescentRunInfo run) {
+  if (floatBitsToUint(a) >= floatBitsToUint(limit)) atomicOr(DescentStatus(uint64_t(run)).flags, floatBitsToUint(bit));
   return a;
 }
 
@@ -54,10 +55,29 @@ float descent_rand(uint seed, uint uid, uint index) {
   return float(h >> 8) * (1.0 / 16777216.0);
 }
 
-// Running maximum for reductions: order-independent for every non-NaN input (it is commutative and
-// associative, +0 beats -0), so any summation tree gives the same bits; NaN inputs are skipped.
-// Must match reduce_max_step in src/ref/interpreter.cpp.
+// Running maximum for reductions: commutative and associative for every input (+0 beats -0; any
+// NaN gives the canonical quiet NaN 0x7fc00000, whichever NaN payload came first), so any
+// combination tree gives the same bits. Must match reduce_max_step in src/ref/interpreter.cpp.
 float descent_max(float acc, float v) {
+  if (isnan(acc) || isnan(v)) return uintBitsToFloat(0x7fc00000u);
   if (v == acc) return uintBitsToFloat(floatBitsToUint(acc) & floatBitsToUint(v));
   return v > acc ? v : acc;
+}
+
+// pow(a, b) with the special cases of C's pow(): GLSL's pow is undefined for a < 0 and for a == 0
+// with b <= 0, so it only ever sees |a| > 0 finite and b finite. Every other case is decided here.
+float descent_pow(float a, float b) {
+  if (b == 0.0 || a == 1.0) return 1.0;
+  if (isnan(a) || isnan(b)) return uintBitsToFloat(0x7fc00000u);
+  const float inf = uintBitsToFloat(0x7f800000u);
+  float m = abs(a);
+  bool b_int = floor(b) == b;  // +-inf count as even integers
+  bool b_odd = b_int && abs(b) < 16777216.0 && fract(b * 0.5) != 0.0;
+  if (a < 0.0 && !isinf(a) && !b_int) return uintBitsToFloat(0x7fc00000u);
+  float r;
+  if (isinf(b)) r = m == 1.0 ? 1.0 : ((m < 1.0) == (b < 0.0) ? inf : 0.0);
+  else if (m == 0.0) r = b > 0.0 ? 0.0 : inf;
+  else if (isinf(m)) r = b > 0.0 ? inf : 0.0;
+  else r = pow(m, b);
+  return (b_odd && (floatBitsToUint(a) >> 31) != 0u) ? -r : r;
 }

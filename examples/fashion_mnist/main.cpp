@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     auto loss_sum = env.static_parameter({1}, "loss_sum"), acc_sum = env.static_parameter({1}, "acc_sum");
     auto norm = env.static_parameter({1}, "norm");
     std::unique_ptr<descent::Optimizer> opt;
-    if (optimizer == "adam") opt = std::make_unique<descent::Adam>(env, net->parameters(), descent::AdamOptions{0.9f, 0.999f, 1e-8f, weight_decay});
+    if (optimizer == "adam") opt = std::make_unique<descent::Adam>(env, net->parameters(), descent::AdamOptions{0.9, 0.999, 1e-8f, weight_decay});
     else opt = std::make_unique<descent::Sgd>(env, net->parameters(), descent::SgdOptions{0.9f, weight_decay});
     const float base_lr = optimizer == "adam" ? 0.005f : 0.1f;
 

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     auto lr_scale = env.static_parameter({1}, "lr_scale");
     auto loss_sum = env.static_parameter({1}, "loss_sum");
     descent::AdamOptions ao;
-    ao.beta2 = 0.99f;
+    ao.beta2 = 0.99;
     descent::Adam adam(env, net->parameters(), ao);
 
     // Pixel index -> coordinates of the pixel centre in (-1, 1): u along x (columns), v along y.

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "descent/shape.hpp"
@@ -16,7 +17,6 @@ namespace detail {
 struct ArrayAccess;
 }
 
-/// How `pad` fills the border.
 /// Arithmetic of a matrix product.
 enum class MatMulPrecision {
   kFloat32,        // float32 inputs and sums (default; every device)
@@ -24,6 +24,7 @@ enum class MatMulPrecision {
                    // cooperative matrices (VK_NV_cooperative_matrix); elsewhere the float32 path
 };
 
+/// How `pad` fills the border.
 enum class PadMode {
   kZero,       // read zeros outside the source (PyTorch's default for convolution)
   kReplicate,  // repeat the edge element (the original descent's only mode)
@@ -55,8 +56,13 @@ class Array {
   Array relu() const;
   Array floor() const;
   Array leaky_relu(float alpha) const;
+  /// C's pow(): a negative base with an integer exponent is fine ((-2)^3 = -8), with a non-integer
+  /// one NaN; x^0 = 1 and 1^y = 1 even for NaN.
   Array pow(const Array& exponent) const;
+  /// As pow(Array), except that exponents 1, 2, 3, 0.5, -0.5, -1 and -2 are computed as x, x*x,
+  /// x*x*x, sqrt, rsqrt, reciprocal and 1/(x*x), as PyTorch's pow kernels do.
   Array pow(float exponent) const;
+  /// Per-element minimum / maximum; NaN in either operand gives NaN (torch.minimum/maximum).
   Array min(const Array& other) const;
   Array max(const Array& other) const;
 
@@ -72,6 +78,7 @@ class Array {
 
   // Reductions over one axis, in a fixed (deterministic) order.
   Array reduce_sum(int axis, bool keep_dims = false) const;
+  /// A row holding NaN gives NaN (as PyTorch); +0 beats -0.
   Array reduce_max(int axis, bool keep_dims = false) const;
   Array reduce_sum(const std::vector<int>& axes, bool keep_dims = false) const;
 
@@ -88,6 +95,9 @@ class Array {
   /// `indices` is a 1-D u32 array. An out-of-range index reads the last element and makes the
   /// next host synchronisation (read_parameter, wait_idle) throw IndexError.
   Array gather(int axis, const Array& indices) const;
+  /// These u32 indices, unchanged; any element >= limit makes the next host synchronisation
+  /// (read_parameter, wait_idle) throw IndexError with `message` (name the op and what to do).
+  Array check_index(uint32_t limit, const std::string& message) const;
   /// This array (the accumulator) plus `values` added at positions `indices` along `axis`:
   /// out[..., j, ...] = acc[..., j, ...] + sum over k with indices[k] == j of values[..., k, ...].
   /// `values` has this array's shape with `axis` resized to indices' length; `indices` is 1-D u32.
@@ -116,7 +126,7 @@ class Array {
   /// [..., n] one-hot encoding of integer-valued elements: 1.0 where the value equals the index.
   Array one_hot(int64_t n) const;
   /// Index of the largest element along `axis`, as a float. Ties: the lowest index (as PyTorch).
-  /// NaN elements are skipped; a row of only NaN gives +inf.
+  /// NaN counts as the largest value: a row holding NaN gives the index of its first NaN.
   Array argmax(int axis, bool keep_dims = false) const;
   /// This array followed by `other` along `axis` (see descent::concat).
   Array concat(const Array& other, int axis) const;

@@ -22,6 +22,14 @@ struct Conv2DOptions {
   int64_t groups = 1;
 };
 
+/// How a loss is reduced to the number that is minimised.
+enum class Reduction {
+  kBatchMean,  // set_loss's default: mean over axis 0 (the batch), sum over every other axis
+  kMean,       // mean over all elements (PyTorch's reduction='mean')
+  kSum,        // sum over all elements (reduction='sum')
+  kNone,       // losses only: per-sample values, no reduction (reduction='none')
+};
+
 /// An array value and, once the scope's loss is set, its gradient dLoss/dValue.
 ///   auto x = scope.parameter(w);                 // trainable: has a gradient
 ///   auto loss = (x.matmul(in) - target).square().reduce_sum(-1, true);
@@ -39,9 +47,11 @@ class DualArray {
   /// True when some trainable input reaches this value (its gradient is worth computing).
   bool requires_grad() const { return tape_ != 0; }
 
-  /// Makes this [batch, ...] array the scope's loss: the gradient is seeded with 1 / batch (the
-  /// loss is averaged over axis 0; summed over any other axes). Once per scope. Returns value().
-  Array set_loss() const;
+  /// Makes this array the scope's loss, reduced as `reduction` says: the gradient is seeded with
+  /// 1 / batch for kBatchMean (the default: averaged over axis 0, summed over the other axes, so a
+  /// [B, T, 1] sequence loss is T times PyTorch's mean), 1 / element count for kMean (PyTorch's
+  /// mean) and 1 for kSum. Once per scope. Returns value() (unreduced).
+  Array set_loss(Reduction reduction = Reduction::kBatchMean) const;
   /// dLoss/dThis (same shape as the value). The first call after set_loss() builds the backward
   /// graph. Zeros when this value does not influence the loss. Throws UsageError before set_loss().
   Array grad() const;
@@ -65,9 +75,11 @@ class DualArray {
   DualArray tanh() const;
   DualArray relu() const;
   DualArray leaky_relu(float alpha) const;
+  /// Array::pow; gradients as torch.pow (0 where the exponent is 0; d/dexponent 0 at a zero base).
   DualArray pow(const DualArray& exponent) const;
   DualArray pow(float exponent) const;
-  /// Ties send the gradient to `other` (the forward rule is a < b ? a : b).
+  /// NaN in either operand gives NaN; at ties each operand gets half the gradient (as
+  /// torch.minimum/maximum), where either is NaN both get all of it.
   DualArray min(const DualArray& other) const;
   DualArray max(const DualArray& other) const;
   /// condition != 0 ? this : other; the condition gets no gradient.
@@ -75,7 +87,8 @@ class DualArray {
 
   DualArray reduce_sum(int axis, bool keep_dims = false) const;
   DualArray reduce_sum(const std::vector<int>& axes, bool keep_dims = false) const;
-  /// Gradient goes to the first (lowest-index) maximum of each row, as PyTorch's max(dim).
+  /// A row holding NaN gives NaN. The gradient goes to the first (lowest-index) maximum of each
+  /// row, or its first NaN, as PyTorch's max(dim).
   DualArray reduce_max(int axis, bool keep_dims = false) const;
   DualArray matmul(const DualArray& other,
                    MatMulPrecision precision = MatMulPrecision::kFloat32) const;
@@ -100,8 +113,8 @@ class DualArray {
   /// module.eval(*this, ctx), so layers chain left to right: x.apply(conv1, ctx).leaky_relu(0.01f).
   DualArray apply(const Module& module, const EvalContext& ctx) const;
 
-  /// Max over [size_h, size_w] windows of an NHWC image with the given strides. NaN elements are
-  /// skipped (a window of only NaN gives -inf); the gradient goes to the first maximum of each
+  /// Max over [size_h, size_w] windows of an NHWC image with the given strides. A window holding
+  /// NaN gives NaN (as PyTorch); the gradient goes to the first maximum (or first NaN) of each
   /// window in row-major order.
   DualArray max_pool2d(int64_t size_h, int64_t size_w, int64_t stride_h, int64_t stride_w) const;
 

@@ -36,7 +36,8 @@ struct HashGridOptions {
 /// x + y (g_l + 1) — the original XORed there too, a bug that made dense levels collide; hashed
 /// levels use (x ^ y * prime) % entries. Each output is the bilinear interpolation of the four
 /// surrounding vertices' features. The tables' gradient is one deterministic scatter_add per level
-/// (sum order: see Array::scatter_add); no gradient flows to the coordinates.
+/// (sum order: see Array::scatter_add); no gradient flows to the coordinates. Parameters
+/// `<name>.level<l>` with name = Environment::unique_name("hash_grid").
 class MultiHashGrid : public Module {
  public:
   MultiHashGrid(Environment& env, const HashGridOptions& options = {});

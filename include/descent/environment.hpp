@@ -58,12 +58,16 @@ class Scope {
  public:
   Array parameter_value(const Parameter& p);
   /// The parameter's value with a gradient (a DualArray): every float parameter read here can be
-  /// differentiated; reads after write_parameter_value in this scope are constants.
+  /// differentiated; reads after write_parameter_value in this scope are constants. A u32
+  /// parameter throws UsageError (it has no gradient: use parameter_value).
   DualArray parameter(const Parameter& p);
   /// Trainable parameters read through parameter() in this scope, in order of first read.
   std::vector<Parameter> trainable_parameters() const;
   /// Makes `value` the parameter's new contents after the run; later reads in this scope see it.
-  void write_parameter_value(const Parameter& p, const Array& value);
+  /// One write per parameter per graph: a second write (two optimisers, or step() twice) throws
+  /// UsageError naming both writers. `writer` names this write in that message.
+  void write_parameter_value(const Parameter& p, const Array& value,
+                             const std::string& writer = "write_parameter_value");
   Array literal(float value);
   Array literal_u32(uint32_t value);
   /// A [n] array holding 0, 1, ..., n-1 (use broadcast/reshape to place it on any axis).
@@ -131,8 +135,14 @@ class Environment {
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
+  /// A parameter of this shape and dtype, zero-initialised. Names are unique per Environment
+  /// (checkpoints find parameters by name): a name already in use throws UsageError.
   Parameter static_parameter(const Shape& shape, const std::string& name,
                              DType dtype = DType::kF32);
+  /// `base` if no parameter is called `base` or `base.*` and no earlier call returned it, else the
+  /// first free `base_1`, `base_2`, ... Layers name their parameters with it (`dense.w`,
+  /// `dense_1.w`), so two default-named layers never collide.
+  std::string unique_name(const std::string& base);
   /// A float32 parameter that training updates (listed by trainable_parameters()), filled by
   /// `init` from the stream (initialization seed, parameter index): see reset_parameters.
   Parameter trainable_parameter(const Shape& shape, const std::string& name,
@@ -149,9 +159,11 @@ class Environment {
   void write_parameter(const Parameter& p, std::initializer_list<float> data);
   /// For u32 parameters.
   void write_parameter(const Parameter& p, std::span<const uint32_t> data);
+  /// The contents of a u32 parameter (a float32 parameter throws UsageError: use read_parameter).
   std::vector<uint32_t> read_parameter_u32(const Parameter& p);
-  /// Waits for pending runs and returns the parameter's contents. Throws IndexError if a gather
-  /// met an out-of-range index since the last synchronisation (wait_idle checks too).
+  /// Waits for pending runs and returns a float32 parameter's contents (a u32 parameter throws
+  /// UsageError: use read_parameter_u32). Throws IndexError if a gather or a loss met an
+  /// out-of-range index since the last synchronisation (wait_idle checks too).
   std::vector<float> read_parameter(const Parameter& p);
   float read_parameter_scalar(const Parameter& p);
 

@@ -2,6 +2,7 @@
 // Internal invariants use DESCENT_ASSERT (src/util/assert.hpp) instead; nothing here aborts.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -64,5 +65,13 @@ class UsageError : public Error {
  public:
   using Error::Error;
 };
+
+/// Receives warnings: legal calls that are almost always a mistake (a loss built from operands of
+/// different rank broadcast against each other, ...). Each distinct warning is reported once per
+/// process. The default handler (an empty one) prints "descent: warning: ..." to stderr; a handler
+/// that throws turns warnings into errors. Returns the previous handler.
+///   descent::set_warning_handler([](const std::string& w) { throw descent::UsageError(w); });
+using WarningHandler = std::function<void(const std::string& message)>;
+WarningHandler set_warning_handler(WarningHandler handler);
 
 }  // namespace descent

@@ -9,7 +9,8 @@
 
 namespace descent {
 
-/// y = x W + b, W [in, out] (He normal), b [out] (zero).
+/// y = x W + b, W [in, out] (He normal), b [out] (zero). Parameters `<name>.w`, `<name>.b`; the
+/// default name is Environment::unique_name("dense"): dense, dense_1, ...
 class Dense : public Module {
  public:
   class Builder {
@@ -17,6 +18,7 @@ class Dense : public Module {
     Builder(int64_t in, int64_t out) : in_(in), out_(out) {}
     Builder& with_w_initializer(const Initializer& i) { w_init_ = i; has_w_ = true; return *this; }
     Builder& with_b_initializer(const Initializer& i) { b_init_ = i; return *this; }
+    /// An explicit name is used as given (a name already in use throws UsageError).
     Builder& with_name(const std::string& n) { name_ = n; return *this; }
     Dense build(Environment& env) const;
 
@@ -24,7 +26,7 @@ class Dense : public Module {
     int64_t in_, out_;
     Initializer w_init_, b_init_;
     bool has_w_ = false;
-    std::string name_ = "dense";
+    std::string name_;  // empty: unique_name("dense")
   };
   static Builder builder(int64_t in, int64_t out) { return Builder(in, out); }
   Dense(Environment& env, int64_t in, int64_t out) : Dense(builder(in, out).build(env)) {}
@@ -40,6 +42,8 @@ class Dense : public Module {
 };
 
 /// 2-D convolution of NHWC images; filter [OC, FH, FW, IC / groups] (He normal), bias [OC] (zero).
+/// Parameters `<name>.f`, `<name>.b` (`<name>.blur` for the fixed blur); default name
+/// unique_name("conv") (unique_name("blur") with with_blur()).
 class Conv2D : public Module {
  public:
   class Builder {
@@ -51,6 +55,7 @@ class Conv2D : public Module {
     /// A fixed (not trainable) depthwise [1 2 1]^T [1 2 1] / 16 blur: needs in == out == groups and
     /// a 3x3 filter.
     Builder& with_blur() { blur_ = true; return *this; }
+    /// An explicit name is used as given (a name already in use throws UsageError).
     Builder& with_name(const std::string& n) { name_ = n; return *this; }
     Conv2D build(Environment& env) const;
 
@@ -58,7 +63,7 @@ class Conv2D : public Module {
     int64_t in_, out_, fh_, fw_;
     Conv2DOptions opt_;
     bool blur_ = false;
-    std::string name_ = "conv";
+    std::string name_;  // empty: unique_name("conv") or unique_name("blur")
   };
   static Builder builder(int64_t in, int64_t out, int64_t fh, int64_t fw) { return Builder(in, out, fh, fw); }
 

@@ -1,8 +1,8 @@
 // Derivative rules: every DualArray op, its forward Array op and its backward closure, side by
 // side in one place. Backward closures build ordinary Array ops (so gradients fuse like anything
-// else). Tie rules: min/max send the gradient where the forward select picked; reduce_max to the
-// first maximum. The tape plumbing is in dual_array.cpp; conv2d/max_pool2d (compositions of these
-// rules) are in conv.cpp.
+// else). Tie rules (docs/semantics.md): min/max split the gradient equally at ties, as PyTorch;
+// reduce_max sends it to the first maximum (or first NaN), as torch.max(dim). The tape plumbing
+// is in dual_array.cpp; conv2d/max_pool2d (compositions of these rules) are in conv.cpp.
 #include <fmt/format.h>
 
 #include <numeric>
@@ -32,10 +32,12 @@ DualArray binary(const DualArray& a, const DualArray& b, const Array& value,
                  std::function<Array(const Array& g)> rule_b) {
   Shape sa = a.shape(), sb = b.shape();
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
-  return record(value, {a, b}, [=](const Array& g) {
+  DualArray r = record(value, {a, b}, [=](const Array& g) {
     return std::vector<Array>{need_a ? unbroadcast(rule_a(g), sa) : Array(),
                               need_b ? unbroadcast(rule_b(g), sb) : Array()};
   });
+  detail::note_rank_broadcast(r, sa, sb);
+  return r;
 }
 
 /// Places g (extent `count` on `axis`) at positions start, start + step, ... (step > 0) of an axis
@@ -151,28 +153,49 @@ DualArray DualArray::leaky_relu(float alpha) const {
     return a.gt(zeros_like(a)).select(g, g * alpha);
   });
 }
+// pow, as torch.pow: d/da = b a^(b-1), 0 where b == 0 (so 0^0 has gradient 0, not 0 * inf);
+// d/db = log(a) a^b, 0 where a == 0 and b >= 0.
 DualArray DualArray::pow(const DualArray& e) const {
   Array a = value_, b = e.value_, c = value_.pow(e.value_);
-  return binary(*this, e, c, [a, b](const Array& g) { return g * b * a.pow(b - 1.0f); },
-                [a, c](const Array& g) { return g * a.log() * c; });
+  return binary(*this, e, c,
+                [a, b](const Array& g) {
+                  Array d = g * b * a.pow(b - 1.0f);
+                  return b.eq(zeros_like(b)).select(zeros_like(d), d);
+                },
+                [a, b, c](const Array& g) {
+                  Array d = g * a.log() * c;
+                  Array at_zero = a.eq(zeros_like(a)) * b.ge(zeros_like(b));
+                  return at_zero.select(zeros_like(d), d);
+                });
 }
-DualArray DualArray::pow(float e) const { return pow(DualArray(value_.scope().literal(e))); }
+DualArray DualArray::pow(float e) const {
+  // The exponents Array::pow(float) computes as products (x^2 = x*x, ...) keep that exactness.
+  Array a = value_;
+  if (e == 0.0f) return DualArray(a.pow(e));
+  return unary(*this, a.pow(e), [a, e](const Array& g) { return g * (e * a.pow(e - 1.0f)); });
+}
 
+// min/max, as torch.minimum/maximum: the operand that was picked gets the gradient, ties split it
+// equally (g / 2 each), and where either operand is NaN both get it.
 DualArray DualArray::min(const DualArray& o) const {
   Array a = value_, b = o.value_;
-  return binary(*this, o, a.min(b), [a, b](const Array& g) { return a.lt(b).select(g, zeros_like(g)); },
-                [a, b](const Array& g) { return a.lt(b).select(zeros_like(g), g); });
+  auto half = [a, b](const Array& g) { return a.eq(b).select(g * 0.5f, g); };
+  return binary(*this, o, a.min(b),
+                [a, b, half](const Array& g) { return a.gt(b).select(zeros_like(g), half(g)); },
+                [a, b, half](const Array& g) { return a.lt(b).select(zeros_like(g), half(g)); });
 }
 DualArray DualArray::max(const DualArray& o) const {
   Array a = value_, b = o.value_;
-  return binary(*this, o, a.max(b), [a, b](const Array& g) { return a.gt(b).select(g, zeros_like(g)); },
-                [a, b](const Array& g) { return a.gt(b).select(zeros_like(g), g); });
+  auto half = [a, b](const Array& g) { return a.eq(b).select(g * 0.5f, g); };
+  return binary(*this, o, a.max(b),
+                [a, b, half](const Array& g) { return a.lt(b).select(zeros_like(g), half(g)); },
+                [a, b, half](const Array& g) { return a.gt(b).select(zeros_like(g), half(g)); });
 }
 DualArray DualArray::where(const Array& cond, const DualArray& o) const {
   Array value = cond.select(value_, o.value_);
   Array c = cond;
-  return binary(*this, o, value, [c](const Array& g) { return c.broadcast(g.shape()).select(g, zeros_like(g)); },
-                [c](const Array& g) { return c.broadcast(g.shape()).select(zeros_like(g), g); });
+  return binary(*this, o, value, [c](const Array& g) { return c.select(g, zeros_like(g)); },
+                [c](const Array& g) { return c.select(zeros_like(g), g); });
 }
 
 DualArray operator+(const DualArray& a, const DualArray& b) {

@@ -247,7 +247,17 @@ Array Array::leaky_relu(float alpha) const {
   return gt(scalar(*this, 0.0f)).select(*this, *this * alpha);
 }
 Array Array::pow(const Array& e) const { return binary(*this, e, Op::Pow); }
-Array Array::pow(float e) const { return binary(*this, scalar(*this, e), Op::Pow); }
+Array Array::pow(float e) const {
+  // The exponents PyTorch's pow kernels special-case, computed the same way (x^2 is exactly x*x).
+  if (e == 1.0f) return *this;
+  if (e == 2.0f) return *this * *this;
+  if (e == 3.0f) return *this * *this * *this;
+  if (e == 0.5f) return sqrt();
+  if (e == -0.5f) return rsqrt();
+  if (e == -1.0f) return reciprocal();
+  if (e == -2.0f) return (*this * *this).reciprocal();
+  return binary(*this, scalar(*this, e), Op::Pow);
+}
 Array Array::min(const Array& o) const { return binary(*this, o, Op::Min); }
 Array Array::max(const Array& o) const { return binary(*this, o, Op::Max); }
 Array Array::lt(const Array& o) const { return binary(*this, o, Op::Lt); }
@@ -420,6 +430,7 @@ Array Array::slice(int axis, int64_t start, int64_t stop, int64_t step) const {
     if (i < 0) i += n;
     return std::clamp(i, lo, hi);
   };
+  const int64_t asked_start = start, asked_stop = stop;
   int64_t count;
   if (step > 0) {
     start = norm(start, 0, n);
@@ -431,8 +442,8 @@ Array Array::slice(int axis, int64_t start, int64_t stop, int64_t step) const {
     count = start > stop ? (start - stop - step - 1) / (-step) : 0;
   }
   if (count <= 0) {
-    throw ShapeError(fmt::format("slice: axis {} of {} sliced [{}:{}:{}] is empty (descent has no "
-                                 "empty arrays)", axis, s.str(), start, stop, step));
+    throw ShapeError(fmt::format("slice: [{}:{}:{}] of axis {} (extent {}) of {} is empty (descent has "
+                                 "no empty arrays)", asked_start, asked_stop, step, axis, n, s.str()));
   }
   return wrap(*this, st(*this).view_node(node_, View::identity(s).sliced(ax, start, count, step)));
 }

@@ -23,6 +23,7 @@ struct ScopeState {
   int colour = 0;
   std::map<uint32_t, NodeId> param_value;   // current value of a parameter in this scope
   std::map<uint32_t, NodeId> param_output;  // the Output node writing it
+  std::map<uint32_t, std::string> param_writer;  // who wrote it (for the one-write-per-graph error)
   Tape tape;                                // differentiable ops (DualArray)
 
   const Shape& shape(NodeId id) const { return ir[id].shape; }

@@ -8,6 +8,7 @@
 
 #include "descent/environment.hpp"
 #include "graph/array_ops.hpp"
+#include "graph/index_checks.hpp"
 #include "graph/scatter.hpp"
 
 namespace descent {
@@ -56,10 +57,9 @@ Array Array::scatter_add(const Array& values, int axis, const Array& indices) co
   if (s.rank() >= kMaxRank)
     throw ShapeError(fmt::format("scatter_add: shape {} already has the maximum rank {}", s.str(), kMaxRank));
   int64_t m = s[ax], n = is[0];
-  Array checked = wrap(*this, st(*this).elementwise(Op::CheckIndex,
-                                                    {ArrayAccess::node(indices),
-                                                     st(*this).literal_u32(static_cast<uint32_t>(m))},
-                                                    "scatter_add"));
+  Array checked = indices.check_index(static_cast<uint32_t>(m),
+                                      "scatter_add: an index was out of range (the update was "
+                                      "dropped); check the index arrays");
   if (detail::scatter_uses_sort(m, n)) {
     bool pairs = detail::scatter_strategy_override() == detail::ScatterStrategy::kSortPairs;
     return detail::scatter_add_sorted(*this, values, ax, checked, pairs);
@@ -85,14 +85,24 @@ Array Array::one_hot(int64_t n) const {
   return scope().coord(out, -1).eq(insert_axis(s.rank()).broadcast(out));
 }
 
+Array Array::check_index(uint32_t limit, const std::string& message) const {
+  if (dtype() != DType::kU32)
+    throw UsageError(fmt::format("check_index: needs u32 indices, got {} {}", dtype_name(dtype()), shape().str()));
+  auto& s = st(*this);
+  NodeId bit = s.literal_u32(detail::index_check_bit(message));
+  return wrap(*this, s.elementwise(Op::CheckIndex, {node_, s.literal_u32(limit), bit}, "check_index"));
+}
+
 Array Array::argmax(int axis, bool keep_dims) const {
   Shape s = shape();
   int ax = s.axis(axis, "argmax");
-  // Lowest index among the maxima: the largest of -index over the positions equal to the max.
+  // Lowest index among the maxima: the largest of -index over the positions equal to the max, or,
+  // where the maximum is NaN (the row holds one), over the NaN positions.
   Array m = reduce_max(ax, true).broadcast(s);
   Array neg_index = -scope().coord(s, ax);
   Array lowest_inf = scope().literal(-std::numeric_limits<float>::infinity());
-  Array r = -(eq(m).select(neg_index, lowest_inf).reduce_max(ax, true));
+  Array hit = eq(m).max(ne(*this));
+  Array r = -(hit.select(neg_index, lowest_inf).reduce_max(ax, true));
   return keep_dims ? r : r.remove_axis(ax);
 }
 

@@ -39,11 +39,22 @@ DualArray DualArray::conv2d(const DualArray& filter, const Conv2DOptions& o) con
                                  "image {}", f.str(), s.str()));
   }
   int64_t oc = f[0], fh = f[1], fw = f[2], gc = f[3];
-  if (groups < 1 || c % groups != 0 || oc % groups != 0 || gc * groups != c) {
-    throw ShapeError(fmt::format("conv2d: image {} and filter {} with groups = {}: need C ({}) and "
-                                 "OC ({}) divisible by groups and filter axis 3 == C / groups",
-                                 s.str(), f.str(), groups, c, oc));
+  // One message per failed condition, the most likely cause first.
+  auto fail = [&](const std::string& why) {
+    throw ShapeError(fmt::format("conv2d: image {} (NHWC), filter {}, groups {}: {}", s.str(), f.str(),
+                                 groups, why));
+  };
+  if (groups < 1) fail("groups must be >= 1");
+  if (c % groups != 0) fail(fmt::format("the image's {} channels are not divisible by groups", c));
+  if (gc * groups != c) {
+    if (f[1] * groups == c)
+      fail(fmt::format("this looks like PyTorch's OIHW layout; descent filters are OHWI [OC, FH, FW, "
+                       "C / groups] = [{}, {}, {}, {}]: use filter.permute({{0, 2, 3, 1}})",
+                       oc, f[2], f[3], f[1]));
+    fail(fmt::format("filter axis 3 must be C / groups = {} (descent filters are OHWI [OC, FH, FW, "
+                     "C / groups])", c / groups));
   }
+  if (oc % groups != 0) fail(fmt::format("the filter's {} output channels are not divisible by groups", oc));
   if (o.pad < 0) throw ShapeError(fmt::format("conv2d: negative padding {}", o.pad));
   DualArray x = *this;
   if (o.pad > 0) x = x.pad(1, o.pad, o.pad, o.pad_mode).pad(2, o.pad, o.pad, o.pad_mode);
@@ -77,16 +88,21 @@ DualArray DualArray::max_pool2d(int64_t size_h, int64_t size_w, int64_t stride_h
   DualArray w = image_windows(*this, size_h, size_w, stride_h, stride_w, "max_pool2d");  // [N,OH,FH,OW,FW,C]
   if (size_h != stride_h || size_w != stride_w || size_h * size_w > 16)
     return w.reduce_max(4).reduce_max(2);
-  // Non-overlapping windows: a chain of elementwise maxima over the window elements in row-major
-  // order, one fused kernel instead of two reductions, and a backward pass of selects on views
-  // (no reduction). Same values as reduce_max: NaN elements are skipped (the chain starts at
-  // -inf and `e.max(best)` keeps best unless e > best); equal values keep the first, which also
-  // takes the gradient (reduce_max's rule); only a window of -0 and +0 differs (first, not +0).
-  const float inf = std::numeric_limits<float>::infinity();
-  DualArray best(value().scope().literal(-inf).broadcast(w.shape().remove_axis(4).remove_axis(2)));
-  for (int64_t i = 0; i < size_h; ++i)
-    for (int64_t j = 0; j < size_w; ++j)
-      best = w.slice(2, i, i + 1).slice(4, j, j + 1).remove_axis(4).remove_axis(2).max(best);
+  // Non-overlapping windows: a chain of selects over the window elements in row-major order, one
+  // fused kernel instead of two reductions, and a backward pass of selects on views (no
+  // reduction). Same rule as reduce_max: the first NaN of a window wins (NaN propagates) and equal
+  // values keep the first, which also takes the gradient; only a window of -0 and +0 differs from
+  // reduce_max's value (the first, not +0).
+  auto element = [&](int64_t i, int64_t j) {
+    return w.slice(2, i, i + 1).slice(4, j, j + 1).remove_axis(4).remove_axis(2);
+  };
+  DualArray best = element(0, 0);
+  for (int64_t k = 1; k < size_h * size_w; ++k) {
+    DualArray e = element(k / size_w, k % size_w);
+    Array ev = e.value(), bv = best.value();
+    Array taken = ev.gt(bv).max(ev.ne(ev) * bv.eq(bv));  // larger, or the first NaN
+    best = e.where(taken, best);
+  }
   return best;
 }
 

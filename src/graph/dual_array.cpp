@@ -5,10 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "descent/environment.hpp"
 #include "graph/array_ops.hpp"
 #include "graph/builder.hpp"
 #include "runtime/state.hpp"
+#include "util/warn.hpp"
 
 namespace descent {
 
@@ -45,6 +48,29 @@ void sweep(Tape& t) {
     }
   }
 }
+/// Warns (once per process and shapes) when the loss depends on a noted rank broadcast.
+void warn_about_rank_broadcasts(const Tape& t, uint32_t loss) {
+  if (t.rank_broadcasts.empty()) return;
+  std::vector<bool> seen(t.entries.size(), false);
+  std::vector<uint32_t> stack{loss};
+  while (!stack.empty()) {
+    uint32_t i = stack.back();
+    stack.pop_back();
+    if (i == 0 || seen[i]) continue;
+    seen[i] = true;
+    auto it = t.rank_broadcasts.find(i);
+    if (it != t.rank_broadcasts.end()) {
+      detail::warn_once("rank_broadcast " + it->second,
+                        fmt::format("set_loss: the loss depends on an op whose operands {} (different "
+                                    "ranks broadcast against each other). That is almost always a "
+                                    "shape bug, e.g. pred [B, 1] - target [B]; reshape one operand so "
+                                    "both have the same shape (target.reshape({{B, 1}})), or give both "
+                                    "the same rank if the broadcast is meant", it->second));
+      return;
+    }
+    for (uint32_t in : t.entries[i].inputs) stack.push_back(in);
+  }
+}
 }  // namespace
 
 namespace detail {
@@ -62,6 +88,25 @@ DualArray record(const Array& value, const std::vector<DualArray>& inputs, Backw
   return DualAccess::make(value, static_cast<uint32_t>(t.entries.size() - 1));
 }
 
+void note_rank_broadcast(const DualArray& result, const Shape& a, const Shape& b) {
+  uint32_t id = DualAccess::tape(result);
+  const Shape out = result.shape();
+  if (id == 0 || a.rank() == b.rank() || a == out || b == out) return;
+  // The extents each operand was broadcast along (aligned to the right, NumPy-style).
+  auto expanded = [&](const Shape& s) {
+    std::vector<int64_t> e;
+    for (int i = 0; i < out.rank(); ++i) {
+      int j = i - (out.rank() - s.rank());
+      if (out[i] > 1 && (j < 0 || s[j] == 1)) e.push_back(out[i]);
+    }
+    std::sort(e.begin(), e.end());
+    return e;
+  };
+  auto ea = expanded(a), eb = expanded(b);
+  if (ea.empty() || ea != eb) return;
+  tape_of(result.value()).rank_broadcasts[id] = fmt::format("{} and {} -> {}", a.str(), b.str(), out.str());
+}
+
 Array unbroadcast(const Array& g, const Shape& to) {
   Shape from = g.shape();
   if (from == to) return g;
@@ -75,7 +120,7 @@ Array unbroadcast(const Array& g, const Shape& to) {
 
 }  // namespace detail
 
-Array DualArray::set_loss() const {
+Array DualArray::set_loss(Reduction reduction) const {
   if (!value_.valid()) throw UsageError("set_loss: empty DualArray");
   Tape& t = tape_of(value_);
   if (t.loss != 0) throw UsageError("set_loss: this scope already has a loss (one per scope)");
@@ -85,14 +130,27 @@ Array DualArray::set_loss() const {
                                  shape().str()));
   }
   Shape s = shape();
-  int64_t batch = s.rank() == 0 ? 1 : s[0];
+  int64_t count = 1;  // the seed is 1 / count
+  switch (reduction) {
+    case Reduction::kBatchMean: count = s.rank() == 0 ? 1 : s[0]; break;
+    case Reduction::kMean: count = s.element_count(); break;
+    case Reduction::kSum: break;
+    case Reduction::kNone:
+      throw UsageError("set_loss: Reduction::kNone is for per-sample losses; the loss that is "
+                       "minimised needs kBatchMean, kMean or kSum");
+  }
+  warn_about_rank_broadcasts(t, tape_);
   t.loss = tape_;
-  t.seed = scope().literal(1.0f / static_cast<float>(batch)).broadcast(s);
+  t.seed = scope().literal(1.0f / static_cast<float>(count)).broadcast(s);
   return value_;
 }
 
 Array DualArray::grad() const {
   if (!value_.valid()) throw UsageError("grad: empty DualArray");
+  if (value_.dtype() != DType::kF32) {
+    throw UsageError(fmt::format("grad: a {} value {} has no gradient (only f32 values do)",
+                                 dtype_name(value_.dtype()), shape().str()));
+  }
   Tape& t = tape_of(value_);
   if (t.loss == 0) {
     throw UsageError(fmt::format("grad: no loss in this scope yet; call set_loss() on the loss "
@@ -112,8 +170,12 @@ DualArray DualArray::custom(const Array& value, const std::vector<DualArray>& in
 DualArray Scope::parameter(const Parameter& p) {
   auto& s = *state_;
   const auto& ps = param_of(p, "parameter");
+  if (ps.dtype != DType::kF32) {
+    throw UsageError(fmt::format("parameter: '{}' holds {}, which has no gradient; read it with "
+                                 "parameter_value()", ps.name, dtype_name(ps.dtype)));
+  }
   Array v = parameter_value(p);
-  if (ps.dtype != DType::kF32 || s.param_output.count(p.id())) return DualArray(v);
+  if (s.param_output.count(p.id())) return DualArray(v);
   Tape& t = s.tape;
   auto it = t.param_leaf.find(p.id());
   if (it != t.param_leaf.end()) return DualAccess::make(v, it->second);

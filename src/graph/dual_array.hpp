@@ -19,6 +19,11 @@ namespace detail {
 /// whose `backward` returns one gradient per input (empty Array: none).
 DualArray record(const Array& value, const std::vector<DualArray>& inputs, Backward backward);
 
+/// Notes a differentiable two-operand op whose operands have different ranks and were both
+/// broadcast to the same extents (pred [B, 1] - target [B] -> [B, B]): set_loss warns when the loss
+/// depends on one. Does nothing for other ops.
+void note_rank_broadcast(const DualArray& result, const Shape& a, const Shape& b);
+
 /// Sums `g` (shape `from`, a broadcast of `to`) back to shape `to` (NumPy broadcasting rules).
 Array unbroadcast(const Array& g, const Shape& to);
 

@@ -8,6 +8,7 @@
 
 #include "descent/errors.hpp"
 
+#include "graph/index_checks.hpp"
 #include "util/assert.hpp"
 
 namespace descent::detail {
@@ -16,9 +17,9 @@ namespace {
 // Reference helpers for U32 ops: values of U32 nodes are held as exact doubles.
 uint32_t u(double x) { return static_cast<uint32_t>(x); }
 double d(uint32_t x) { return static_cast<double>(x); }
-double check_index(double a, double limit) {
+double check_index(double a, double limit, double bit) {
   if (a >= limit) {
-    throw IndexError(fmt::format("index {} out of range (must be < {})", a, limit));
+    throw IndexError(fmt::format("{} (index {}, must be < {})", index_check_messages(u(bit)), a, limit));
   }
   return a;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "descent/array.hpp"
@@ -28,6 +29,7 @@ struct Tape {
   std::vector<Array> grads;               // by tape id, after the sweep (invalid: no gradient)
   std::map<uint32_t, uint32_t> param_leaf;  // parameter id -> leaf tape id
   std::vector<uint32_t> param_order;        // parameter ids in order of first scope.parameter()
+  std::map<uint32_t, std::string> rank_broadcasts;  // tape id -> "[B, 1] and [B] -> [B, B]" 
 };
 
 }  // namespace descent::detail

@@ -30,13 +30,12 @@ void format_error(const std::string& path, uint64_t offset, const std::string& p
   throw FormatError(fmt::format("{}: byte {}: {}. {}", path, offset, problem, advice));
 }
 
-InputFile::InputFile(std::string path) : path_(std::move(path)) {
+InputFile::InputFile(std::string path, const std::string& advice) : path_(std::move(path)) {
   do {
     fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd_ < 0 && errno == EINTR);
   if (fd_ < 0)
-    throw Error(os_error("opening", path_) +
-                " (check the path; datasets come from tools/fetch-data.sh)");
+    throw Error(fmt::format("{} ({})", os_error("opening", path_), advice));
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     std::string message = os_error("stat of", path_);

@@ -14,10 +14,11 @@ namespace descent::detail {
 [[noreturn]] void format_error(const std::string& path, uint64_t offset, const std::string& problem,
                                const std::string& advice);
 
-/// A regular file opened for reading; its size is taken once, at open.
+/// A regular file opened for reading; its size is taken once, at open. `advice` is appended to
+/// the error when the file cannot be opened (say where such files come from).
 class InputFile {
  public:
-  explicit InputFile(std::string path);
+  InputFile(std::string path, const std::string& advice);
   ~InputFile();
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;

@@ -44,7 +44,8 @@ const char* type_name(int code) {
 /// The decompressed bytes of an IDX file, plain or gzip, read front to back.
 class IdxSource {
  public:
-  explicit IdxSource(const std::string& path) : file_(path) {
+  explicit IdxSource(const std::string& path)
+      : file_(path, "check the path; descent's tools/fetch-data.sh downloads Fashion-MNIST") {
     uint8_t head[2] = {0, 0};
     if (file_.size() >= 2) file_.read_at(0, head, 2);
     if (detail::is_gzip(head)) {

@@ -46,7 +46,8 @@ void to_little_endian(uint8_t* bytes, size_t count) {
 
 class Loader {
  public:
-  explicit Loader(const std::string& path) : path_(path), file_(path) {}
+  explicit Loader(const std::string& path)
+      : path_(path), file_(path, "check the path; checkpoints are written by save_parameters") {}
   std::vector<TensorRecord> load(std::map<std::string, std::string>* metadata);
 
  private:

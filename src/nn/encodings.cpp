@@ -41,13 +41,14 @@ MultiHashGrid::MultiHashGrid(Environment& env, const HashGridOptions& o) : optio
                                      std::log(static_cast<float>(o.min_resolution))) /
                                     static_cast<float>(o.levels - 1))
                          : 1.0f;
+  std::string name = env.unique_name("hash_grid");
   for (int l = 0; l < o.levels; ++l) {
     auto g = static_cast<int64_t>(static_cast<float>(o.min_resolution) * std::pow(b, static_cast<float>(l)));
     int64_t vertices = (g + 1) * (g + 1);
     grid_.push_back(g);
     entries_.push_back(std::min(vertices, o.max_entries));
     tables_.push_back(env.trainable_parameter(Shape{entries_.back(), o.features},
-                                              fmt::format("hash_grid.level{}", l),
+                                              fmt::format("{}.level{}", name, l),
                                               Initializer::uniform(o.init_bound)));
   }
 }

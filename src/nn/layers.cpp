@@ -28,9 +28,10 @@ std::vector<Parameter> Sequential::parameters() const {
 
 Dense Dense::Builder::build(Environment& env) const {
   if (in_ < 1 || out_ < 1) throw ShapeError(fmt::format("Dense: sizes {} -> {} must be >= 1", in_, out_));
-  Parameter w = env.trainable_parameter(Shape{in_, out_}, name_ + ".w",
+  std::string name = name_.empty() ? env.unique_name("dense") : name_;
+  Parameter w = env.trainable_parameter(Shape{in_, out_}, name + ".w",
                                         has_w_ ? w_init_ : Initializer::for_relu(in_));
-  Parameter b = env.trainable_parameter(Shape{out_}, name_ + ".b", b_init_);
+  Parameter b = env.trainable_parameter(Shape{out_}, name + ".b", b_init_);
   return Dense(w, b);
 }
 
@@ -51,6 +52,7 @@ Conv2D Conv2D::Builder::build(Environment& env) const {
                                  "sizes and channels divisible by groups", in_, out_, fh_, fw_, g));
   }
   Shape fs{out_, fh_, fw_, in_ / g};
+  std::string name = !name_.empty() ? name_ : env.unique_name(blur_ ? "blur" : "conv");
   if (blur_) {
     if (in_ != out_ || g != in_ || fh_ != 3 || fw_ != 3) {
       throw ShapeError(fmt::format("Conv2D::with_blur: needs a 3x3 depthwise filter (in == out == "
@@ -60,12 +62,12 @@ Conv2D Conv2D::Builder::build(Environment& env) const {
     std::vector<float> v;
     for (int64_t c = 0; c < out_; ++c)
       for (float e : k) v.push_back(e / 16.0f);
-    Parameter f = env.static_parameter_with_data(fs, name_ + ".blur", v);
-    Parameter b = env.static_parameter(Shape{out_}, name_ + ".b");
+    Parameter f = env.static_parameter_with_data(fs, name + ".blur", v);
+    Parameter b = env.static_parameter(Shape{out_}, name + ".b");
     return Conv2D(f, b, opt_, false);
   }
-  Parameter f = env.trainable_parameter(fs, name_ + ".f", Initializer::for_relu(fh_ * fw_ * (in_ / g)));
-  Parameter b = env.trainable_parameter(Shape{out_}, name_ + ".b");
+  Parameter f = env.trainable_parameter(fs, name + ".f", Initializer::for_relu(fh_ * fw_ * (in_ / g)));
+  Parameter b = env.trainable_parameter(Shape{out_}, name + ".b");
   return Conv2D(f, b, opt_, true);
 }
 
@@ -90,7 +92,6 @@ MaxBlurPool2D::MaxBlurPool2D(Environment& env, int64_t channels)
                 .with_stride(2, 2)
                 .with_groups(channels)
                 .with_blur()
-                .with_name("blur")
                 .build(env)) {}
 
 DualArray MaxBlurPool2D::eval(const DualArray& x, const EvalContext& ctx) const {

@@ -28,6 +28,24 @@ void check_lr(const Array& lr, const char* op) {
 }
 
 Array scalar_of(const Array& a) { return a.shape().rank() == 0 ? a : a.reshape(Shape{}); }
+
+/// 1 - beta^t for a step count t >= 1 (an exact integer in float32), as -expm1(t ln beta) with
+/// ln beta taken in double precision and rounded once. Computing 1 - exp(t ln beta) in float32
+/// instead cancels: for beta = 0.999 and small t it keeps only ~13 bits (1e-4 relative). expm1 is
+/// its Taylor series to x^9 for -0.5 < x <= 0 (truncation < 3e-10 relative, Horner in float32:
+/// a few ulp) and exp(x) - 1 below, where 1 - e^x >= 0.39 and nothing cancels.
+Array one_minus_power(Scope& s, const Array& t, double beta) {
+  if (beta == 0.0) return s.literal(1.0f);
+  Array x = t * static_cast<float>(std::log(beta));  // <= 0
+  Array h = s.literal(static_cast<float>(1.0 / 362880.0));
+  for (int k = 8; k >= 1; --k) {
+    double inv_factorial = 1.0;
+    for (int j = 2; j <= k; ++j) inv_factorial /= j;
+    h = static_cast<float>(inv_factorial) + x * h;  // h = sum_{j>=0} x^j / (j + 1)!
+  }
+  Array series = -(x * h);                         // -expm1(x) = -x (1 + x/2 + x^2/6 + ...)
+  return x.gt(s.literal(-0.5f)).select(series, 1.0f - x.exp());
+}
 }  // namespace
 
 Sgd::Sgd(Environment& env, const std::vector<Parameter>& params, const SgdOptions& options)
@@ -35,7 +53,10 @@ Sgd::Sgd(Environment& env, const std::vector<Parameter>& params, const SgdOption
   check_params(params, "Sgd");
   params_ = params;
   if (options.momentum != 0.0f) {
-    for (const Parameter& p : params) velocity_.push_back(env.static_parameter(p.shape(), p.name() + ".velocity"));
+    // "<p>.velocity" for the first Sgd with momentum of an Environment, then "<p>.sgd_1_velocity".
+    std::string name = env.unique_name("sgd");
+    std::string suffix = name == "sgd" ? ".velocity" : "." + name + "_velocity";
+    for (const Parameter& p : params) velocity_.push_back(env.static_parameter(p.shape(), p.name() + suffix));
   }
   state_ = velocity_;
   reset(env);
@@ -50,9 +71,9 @@ void Sgd::step(Scope& scope, const Array& learning_rate) {
     if (options_.weight_decay != 0.0f) g = g + options_.weight_decay * w.value();
     if (!velocity_.empty()) {
       g = options_.momentum * scope.parameter_value(velocity_[i]) + g;
-      scope.write_parameter_value(velocity_[i], g);
+      scope.write_parameter_value(velocity_[i], g, "Sgd::step");
     }
-    scope.write_parameter_value(params_[i], w.value() - lr * g);
+    scope.write_parameter_value(params_[i], w.value() - lr * g, "Sgd::step");
   }
 }
 
@@ -64,16 +85,20 @@ Adam::Adam(Environment& env, const std::vector<Parameter>& params, const AdamOpt
     : options_(options) {
   check_params(params, "Adam");
   if (!(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1 &&
-        options.epsilon >= 0)) {
-    throw UsageError(fmt::format("Adam: need 0 <= beta1, beta2 < 1 and epsilon >= 0 (got {}, {}, {})",
-                                 options.beta1, options.beta2, options.epsilon));
+        options.epsilon >= 0 && options.weight_decay >= 0)) {
+    throw UsageError(fmt::format("Adam: need 0 <= beta1, beta2 < 1, epsilon >= 0 and weight_decay "
+                                 ">= 0 (got {}, {}, {}, {})", options.beta1, options.beta2,
+                                 options.epsilon, options.weight_decay));
   }
   params_ = params;
-  t_ = env.static_parameter(Shape{1}, "adam.t");
+  // "adam" for the first optimiser of an Environment (checkpoint names adam.t, <p>.adam_m), then
+  // adam_1, ...: two optimisers never share state.
+  std::string name = env.unique_name("adam");
+  t_ = env.static_parameter(Shape{1}, name + ".t");
   state_.push_back(t_);
   for (const Parameter& p : params) {
-    m_.push_back(env.static_parameter(p.shape(), p.name() + ".adam_m"));
-    v_.push_back(env.static_parameter(p.shape(), p.name() + ".adam_v"));
+    m_.push_back(env.static_parameter(p.shape(), p.name() + "." + name + "_m"));
+    v_.push_back(env.static_parameter(p.shape(), p.name() + "." + name + "_v"));
     state_.push_back(m_.back());
     state_.push_back(v_.back());
   }
@@ -83,27 +108,32 @@ Adam::Adam(Environment& env, const std::vector<Parameter>& params, const AdamOpt
 void Adam::step(Scope& scope, const Array& learning_rate) {
   check_lr(learning_rate, "Adam::step");
   const AdamOptions& o = options_;
+  const char* who = "Adam::step";
   Array lr = scalar_of(learning_rate);
   Array t = scope.parameter_value(t_) + 1.0f;
-  scope.write_parameter_value(t_, t);
+  scope.write_parameter_value(t_, t, who);
   Array ts = scalar_of(t);
-  // beta^t as exp(t ln beta), with ln beta computed here in double precision.
-  Array bias1 = 1.0f - (ts * static_cast<float>(std::log(static_cast<double>(o.beta1)))).exp();
-  Array bias2 = 1.0f - (ts * static_cast<float>(std::log(static_cast<double>(o.beta2)))).exp();
-  Array alpha = lr * bias2.sqrt() / bias1;
+  // PyTorch's order of operations (torch.optim.adam, single-tensor path), in float32.
+  Array step_size = lr / one_minus_power(scope, ts, o.beta1);
+  Array bias2_sqrt = one_minus_power(scope, ts, o.beta2).sqrt();
+  auto one_minus_beta1 = static_cast<float>(1.0 - o.beta1);
+  auto one_minus_beta2 = static_cast<float>(1.0 - o.beta2);
+  auto beta2 = static_cast<float>(o.beta2);
   for (size_t i = 0; i < params_.size(); ++i) {
     DualArray wd = scope.parameter(params_[i]);
     Array w = wd.value();
     Array g = wd.grad();
     if (o.weight_decay != 0.0f) {
-      if (o.decoupled_weight_decay) w = w - lr * o.weight_decay * w;
+      if (o.decoupled_weight_decay) w = w * (1.0f - lr * o.weight_decay);
       else g = g + o.weight_decay * w;
     }
-    Array m = o.beta1 * scope.parameter_value(m_[i]) + (1.0f - o.beta1) * g;
-    Array v = o.beta2 * scope.parameter_value(v_[i]) + (1.0f - o.beta2) * g.square();
-    scope.write_parameter_value(m_[i], m);
-    scope.write_parameter_value(v_[i], v);
-    scope.write_parameter_value(params_[i], w - alpha * m / (v.sqrt() + o.epsilon));
+    Array m0 = scope.parameter_value(m_[i]);
+    Array m = m0 + one_minus_beta1 * (g - m0);  // exp_avg.lerp_(grad, 1 - beta1)
+    Array v = scope.parameter_value(v_[i]) * beta2 + one_minus_beta2 * g * g;
+    scope.write_parameter_value(m_[i], m, who);
+    scope.write_parameter_value(v_[i], v, who);
+    Array denom = v.sqrt() / bias2_sqrt + o.epsilon;
+    scope.write_parameter_value(params_[i], w - step_size * (m / denom), who);
   }
 }
 

@@ -23,8 +23,9 @@ void unravel(int64_t l, const Shape& s, int64_t* c) {
   }
 }
 
-/// Same rule as descent_max in shaders/common.glsl: +0 beats -0, NaN is skipped.
+/// Same rule as descent_max in shaders/common.glsl: +0 beats -0, any NaN gives NaN.
 double reduce_max_step(double acc, double x) {
+  if (std::isnan(acc) || std::isnan(x)) return std::numeric_limits<double>::quiet_NaN();
   if (x == acc) return (acc == 0.0 && !(std::signbit(acc) && std::signbit(x))) ? 0.0 : acc;
   return x > acc ? x : acc;
 }

@@ -8,6 +8,7 @@
 
 #include "descent/environment.hpp"
 #include "graph/builder.hpp"
+#include "graph/index_checks.hpp"
 #include "runtime/dot.hpp"
 #include "runtime/state.hpp"
 #include "util/assert.hpp"
@@ -119,6 +120,15 @@ Environment::~Environment() {
 
 Parameter Environment::static_parameter(const Shape& shape, const std::string& name, DType dtype) {
   auto& s = *state_;
+  if (name.empty()) throw UsageError("static_parameter: empty name (checkpoints find parameters by name)");
+  if (auto it = s.param_by_name.find(name); it != s.param_by_name.end()) {
+    const auto& old = s.params[it->second];
+    throw UsageError(fmt::format("parameter '{}' {}: this Environment already has a parameter of that "
+                                 "name ({} {}); names must be unique (checkpoints find parameters by "
+                                 "name): pick another name, or leave the layer's name at its default, "
+                                 "which Environment::unique_name makes unique", name, shape.str(),
+                                 old.shape.str(), dtype_name(old.dtype)));
+  }
   detail::ParameterStorage p;
   p.shape = shape;
   p.name = name;
@@ -127,7 +137,26 @@ Parameter Environment::static_parameter(const Shape& shape, const std::string& n
   p.alloc = s.heap->alloc(bytes);
   s.transfer->fill_zero(p.alloc, 0, p.alloc.size);
   s.params.push_back(std::move(p));
-  return Parameter(state_.get(), static_cast<uint32_t>(s.params.size() - 1));
+  auto id = static_cast<uint32_t>(s.params.size() - 1);
+  s.param_by_name.emplace(name, id);
+  return Parameter(state_.get(), id);
+}
+
+std::string Environment::unique_name(const std::string& base) {
+  auto& s = *state_;
+  if (base.empty()) throw UsageError("unique_name: empty base name");
+  // A prefix is free when nothing claimed it and no parameter is called `prefix` or `prefix.*`.
+  auto is_free = [&](const std::string& prefix) {
+    if (s.claimed_names.count(prefix) || s.param_by_name.count(prefix)) return false;
+    auto it = s.param_by_name.lower_bound(prefix + ".");
+    return it == s.param_by_name.end() || it->first.compare(0, prefix.size() + 1, prefix + ".") != 0;
+  };
+  int& next = s.name_counters[base];
+  std::string name = next == 0 ? base : fmt::format("{}_{}", base, next);
+  while (!is_free(name)) name = fmt::format("{}_{}", base, ++next);
+  ++next;
+  s.claimed_names.insert(name);
+  return name;
 }
 
 Parameter Environment::trainable_parameter(const Shape& shape, const std::string& name,
@@ -193,6 +222,10 @@ void Environment::write_parameter(const Parameter& p, std::span<const uint32_t> 
 std::vector<uint32_t> Environment::read_parameter_u32(const Parameter& p) {
   check_param(p, "read_parameter_u32");
   auto& ps = state_->param(p.id(), "read_parameter_u32");
+  if (ps.dtype != DType::kU32) {
+    throw UsageError(fmt::format("read_parameter_u32: parameter '{}' holds {}, not u32; use "
+                                 "read_parameter", ps.name, dtype_name(ps.dtype)));
+  }
   std::vector<uint32_t> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
   check_index_errors();
@@ -206,6 +239,10 @@ void Environment::write_parameter(const Parameter& p, std::initializer_list<floa
 std::vector<float> Environment::read_parameter(const Parameter& p) {
   check_param(p, "read_parameter");
   auto& ps = state_->param(p.id(), "read_parameter");
+  if (ps.dtype != DType::kF32) {
+    throw UsageError(fmt::format("read_parameter: parameter '{}' holds {}, not f32; use "
+                                 "read_parameter_u32", ps.name, dtype_name(ps.dtype)));
+  }
   std::vector<float> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
   check_index_errors();
@@ -221,9 +258,8 @@ void Environment::check_index_errors() {
   if (flags != 0) {
     uint32_t zero = 0;
     s.transfer->update(s.run_info, 8, &zero, 4);
-    throw IndexError("gather / scatter_add: an index was out of range in a run since the last "
-                     "synchronisation (gather read the last element instead, scatter_add dropped "
-                     "the update); check the index arrays");
+    throw IndexError(detail::index_check_messages(flags) +
+                     " (found on the device in a run since the last synchronisation)");
   }
 }
 
@@ -239,6 +275,7 @@ Graph Environment::build_graph(const std::function<void(Scope&)>& build) {
   build(scope);
   Graph g;
   g.impl_ = detail::compile_graph(*state_, std::move(scope.state().ir));
+  g.impl_->index = state_->graphs_built++;
   if (!flags().dot_dir.empty()) {
     static int counter = 0;
     g.write_dot(fmt::format("{}/graph_{:03d}.dot", flags().dot_dir, counter++));
@@ -256,18 +293,23 @@ void Environment::run(const Graph& graph, uint32_t seed) {
   s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
   graph.impl_->has_run = true;
   if (graph.impl_->has_gather) s.index_check_pending = true;
-  if (flags().debug >= 2 && graph.impl_->timestamps) print_timings(graph);
+  // DESCENT_DEBUG=2: the first run of each graph and every timing_every-th after it wait and print
+  // (the other runs stay asynchronous).
+  uint64_t n = graph.impl_->runs++;
+  if (flags().debug >= 2 && graph.impl_->timestamps && n % static_cast<uint64_t>(flags().timing_every) == 0)
+    print_timings(graph);
 }
 
 void Environment::print_timings(const Graph& graph) {
-  // DESCENT_DEBUG=2: wait for the run and print its GPU time and the five slowest kernels.
+  // One summary: the run's GPU time and its five slowest kernels.
   auto t = last_timings(graph);
   double total = 0;
   for (const auto& k : t) total += k.ms;
   std::vector<size_t> order(t.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t[a].ms > t[b].ms; });
-  std::fprintf(stderr, "descent: run: %zu kernels, %.3f ms GPU\n", t.size(), total);
+  std::fprintf(stderr, "descent: graph %u, run %llu: %zu kernels, %.3f ms GPU\n", graph.impl_->index,
+               static_cast<unsigned long long>(graph.impl_->runs), t.size(), total);
   for (size_t i = 0; i < order.size() && i < 5; ++i)
     std::fprintf(stderr, "  %.3f ms (%4.1f%%) %s\n", t[order[i]].ms,
                  total > 0 ? 100.0 * t[order[i]].ms / total : 0.0, t[order[i]].label.c_str());

@@ -48,9 +48,15 @@ Array Scope::parameter_value(const Parameter& p) {
   return ArrayAccess::make(this, id);
 }
 
-void Scope::write_parameter_value(const Parameter& p, const Array& value) {
+void Scope::write_parameter_value(const Parameter& p, const Array& value, const std::string& writer) {
   auto& s = *state_;
   const auto& ps = param_of(p, "write_parameter_value");
+  if (s.param_output.count(p.id())) {
+    throw UsageError(fmt::format("{}: parameter '{}' was already written in this graph by {}; a graph "
+                                 "writes each parameter once (two optimisers over one parameter, or "
+                                 "step() called twice?). Combine the updates into one value, or "
+                                 "build separate graphs", writer, ps.name, s.param_writer[p.id()]));
+  }
   if (ArrayAccess::scope(value) != this)
     throw UsageError("write_parameter_value: the value was recorded in another scope");
   NodeId v = ArrayAccess::node(value);
@@ -62,11 +68,10 @@ void Scope::write_parameter_value(const Parameter& p, const Array& value) {
     throw ShapeError(fmt::format("write_parameter_value: parameter '{}' has shape {} but the value "
                                  "has shape {}", ps.name, ps.shape.str(), s.shape(v).str()));
   }
-  auto old = s.param_output.find(p.id());
-  if (old != s.param_output.end()) s.ir[old->second].alive = false;  // the last write wins
   NodeId out = s.add(Op::Output, ps.shape, {detail::Arg{v, View::identity(ps.shape)}});
   s.ir[out].param = p.id();
   s.param_output[p.id()] = out;
+  s.param_writer[p.id()] = writer;
   s.param_value[p.id()] = v;
 }
 

@@ -1,6 +1,7 @@
 // EnvironmentState and CompiledGraph: what lives behind Environment and Graph. The runtime owns
 // the device objects (through src/vulkan) and turns KernelSpecs into a recorded static schedule.
 #pragma once
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,11 +41,15 @@ struct EnvironmentState {
   std::unique_ptr<vk::PipelineCache> pipeline_cache;
   std::unordered_map<std::string, std::unique_ptr<vk::ComputePipeline>> pipelines;  // by GLSL source
   std::vector<ParameterStorage> params;
+  std::map<std::string, uint32_t> param_by_name;  // names are unique per Environment
+  std::set<std::string> claimed_names;            // prefixes handed out by unique_name
+  std::map<std::string, int> name_counters;       // unique_name(base): next suffix to try
   vk::Allocation run_info;  // 256 bytes: the run seed, written before each run in the same submit
   std::set<CompiledGraph*> graphs;
   bool index_check_pending = false;  // a graph with gathers ran since the status word was read
   codegen::Target target;
   uint64_t init_seed = 0;  // Environment::reset_parameters
+  uint32_t graphs_built = 0;
 
   ParameterStorage& param(uint32_t id, const char* op);
   vk::ComputePipeline& pipeline(const codegen::GeneratedKernel& k, const std::string& label);
@@ -73,6 +78,8 @@ struct CompiledGraph {
   std::unique_ptr<vk::TimestampPool> timestamps;
   size_t barrier_count = 0;
   bool has_run = false;  // timestamps are only valid after a run
+  uint64_t runs = 0;     // Environment::run calls (DESCENT_DEBUG=2 prints every timing_every-th)
+  uint32_t index = 0;    // build order in its Environment, for messages
   bool has_gather = false;  // gathers or index checks: the status word needs reading
 
   ~CompiledGraph();

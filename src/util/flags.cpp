@@ -21,6 +21,8 @@ bool env_bool(const char* name) { return env_int(name, 0) != 0; }
 Flags read_flags() {
   Flags f;
   f.debug = env_int("DESCENT_DEBUG", 0);
+  f.timing_every = env_int("DESCENT_TIMING_EVERY", 100);
+  if (f.timing_every < 1) f.timing_every = 100;
   f.disable_fusion = env_bool("DESCENT_DISABLE_FUSION");
   f.validation = env_bool("DESCENT_VALIDATION");
   f.device = env_string("DESCENT_DEVICE");

@@ -7,6 +7,7 @@ namespace descent::detail {
 
 struct Flags {
   int debug = 0;                  // DESCENT_DEBUG=0..5
+  int timing_every = 100;         // DESCENT_TIMING_EVERY=n: DESCENT_DEBUG>=2 prints every n-th run of a graph
   bool disable_fusion = false;    // DESCENT_DISABLE_FUSION=1
   bool validation = false;        // DESCENT_VALIDATION=1
   std::string device;             // DESCENT_DEVICE=<index|name part>

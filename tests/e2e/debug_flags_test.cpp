@@ -30,9 +30,9 @@ class FlagOverride {
 
 /// A graph of three or more kernels (a stored transpose, two reductions, an elementwise output).
 struct ThreeKernels {
-  Parameter x = env().static_parameter_with_data({16, 24}, "dbg_x", random_values(16 * 24, 41));
-  Parameter rows = env().static_parameter({24}, "dbg_rows");
-  Parameter y = env().static_parameter({16, 24}, "dbg_y");
+  Parameter x = env().static_parameter_with_data({16, 24}, env().unique_name("dbg_x"), random_values(16 * 24, 41));
+  Parameter rows = env().static_parameter({24}, env().unique_name("dbg_rows"));
+  Parameter y = env().static_parameter({16, 24}, env().unique_name("dbg_y"));
   Graph build() const {
     return env().build_graph([&](Scope& s) {
       Array v = s.parameter_value(x);

@@ -31,10 +31,10 @@ struct Mixed {
   explicit Mixed(Environment& e) {
     std::vector<float> xv(64 * 48);
     for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
-    x = e.static_parameter_with_data({64, 48}, "det_x", xv);
-    sums = e.static_parameter({64}, "det_sums");
-    maxes = e.static_parameter({48}, "det_maxes");
-    noise = e.static_parameter({48, 64}, "det_noise");
+    x = e.static_parameter_with_data({64, 48}, e.unique_name("det_x"), xv);
+    sums = e.static_parameter({64}, e.unique_name("det_sums"));
+    maxes = e.static_parameter({48}, e.unique_name("det_maxes"));
+    noise = e.static_parameter({48, 64}, e.unique_name("det_noise"));
     graph = build(e);
   }
   Graph build(Environment& e) const {
@@ -96,12 +96,12 @@ TEST(Determinism, DifferentSeedsGiveDifferentValues) {
 }
 
 TEST(Determinism, RandMatchesTheCpuGenerator) {
-  auto a = env().static_parameter({1000}, "rand_a");
-  auto b = env().static_parameter({3, 5, 7}, "rand_b");
-  auto c = env().static_parameter({7, 5}, "rand_c");
-  auto d = env().static_parameter({3, 7}, "rand_d");
-  auto e = env().static_parameter({}, "rand_e");
-  auto f = env().static_parameter({1000}, "rand_f");
+  auto a = env().static_parameter({1000}, env().unique_name("rand_a"));
+  auto b = env().static_parameter({3, 5, 7}, env().unique_name("rand_b"));
+  auto c = env().static_parameter({7, 5}, env().unique_name("rand_c"));
+  auto d = env().static_parameter({3, 7}, env().unique_name("rand_d"));
+  auto e = env().static_parameter({}, env().unique_name("rand_e"));
+  auto f = env().static_parameter({1000}, env().unique_name("rand_f"));
   auto g = env().build_graph([&](Scope& s) {
     s.write_parameter_value(a, s.rand({1000}));                    // uid 0
     s.write_parameter_value(b, s.rand({3, 5, 7}));                 // uid 1
@@ -133,9 +133,9 @@ TEST(Determinism, RandMatchesTheCpuGenerator) {
 
 TEST(Determinism, RandStatisticsOfAMillionValues) {
   constexpr int kN = 1000;
-  auto p = env().static_parameter({kN, kN}, "rand_million");
-  auto q = env().static_parameter({kN, kN}, "rand_million_2");
-  auto mean_gpu = env().static_parameter({}, "rand_mean");
+  auto p = env().static_parameter({kN, kN}, env().unique_name("rand_million"));
+  auto q = env().static_parameter({kN, kN}, env().unique_name("rand_million_2"));
+  auto mean_gpu = env().static_parameter({}, env().unique_name("rand_mean"));
   auto g = env().build_graph([&](Scope& s) {
     Array r = s.rand({kN, kN});
     s.write_parameter_value(p, r);

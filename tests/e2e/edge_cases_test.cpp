@@ -14,8 +14,8 @@ TEST(EdgeCases, EmptyGraphRunsAsANoOp) {
 }
 
 TEST(EdgeCases, LiteralAndCoordinateWrites) {
-  auto s0 = env().static_parameter({}, "scalar");
-  auto v = env().static_parameter({5}, "filled");
+  auto s0 = env().static_parameter({}, env().unique_name("scalar"));
+  auto v = env().static_parameter({5}, env().unique_name("filled"));
   Graph g = env().build_graph([&](Scope& s) {
     s.write_parameter_value(s0, s.literal(2.5f));
     s.write_parameter_value(v, s.coord(5) * 2.0f);
@@ -28,7 +28,7 @@ TEST(EdgeCases, LiteralAndCoordinateWrites) {
 }
 
 TEST(EdgeCases, ManyRunsWithoutWaitingAccumulate) {
-  auto p = env().static_parameter({1000}, "acc");
+  auto p = env().static_parameter({1000}, env().unique_name("acc"));
   Graph g = env().build_graph([&](Scope& s) { s.write_parameter_value(p, s.parameter_value(p) + 1.0f); });
   for (int i = 0; i < 300; ++i) env().run(g);
   auto v = env().read_parameter(p);
@@ -37,15 +37,15 @@ TEST(EdgeCases, ManyRunsWithoutWaitingAccumulate) {
 }
 
 TEST(EdgeCases, UnwrittenParameterReadsZero) {
-  auto p = env().static_parameter({3, 2}, "zeros");
+  auto p = env().static_parameter({3, 2}, env().unique_name("zeros"));
   EXPECT_EQ(env().read_parameter(p), std::vector<float>(6, 0.0f));
 }
 
 TEST(EdgeCases, WritesBetweenRunsAreOrdered) {
   // Upload, run, upload, run: each run sees the values written just before it.
-  auto in = env().static_parameter({4}, "ord_in");
-  auto out = env().static_parameter({4}, "ord_out");
-  auto total = env().static_parameter({4}, "ord_total");
+  auto in = env().static_parameter({4}, env().unique_name("ord_in"));
+  auto out = env().static_parameter({4}, env().unique_name("ord_out"));
+  auto total = env().static_parameter({4}, env().unique_name("ord_total"));
   Graph g = env().build_graph([&](Scope& s) {
     s.write_parameter_value(total, s.parameter_value(total) + s.parameter_value(in));
     s.write_parameter_value(out, s.parameter_value(in) * 2.0f);

@@ -16,7 +16,7 @@ int64_t count(const std::vector<Parameter>& ps) {
 
 Shape shape_after(const Module& m, const Shape& in, bool train) {
   Shape out;
-  Parameter x = env().static_parameter(in, "x");
+  Parameter x = env().static_parameter(in, env().unique_name("x"));
   env().build_graph([&](Scope& s) {
     auto ctx = train ? EvalContext::train() : EvalContext::test();
     out = s.parameter(x).apply(m, ctx).shape();
@@ -42,8 +42,8 @@ TEST(Layers, MaxBlurPoolShapesAndStaticBlur) {
   EXPECT_EQ(shape_after(p2, Shape{2, 14, 14, 32}, true), (Shape{2, 7, 7, 32}));
   EXPECT_TRUE(p1.parameters().empty());  // the blur is not trainable
   // A constant image stays constant (weights sum to 1, replicate padding).
-  Parameter x = e.static_parameter_with_data(Shape{1, 6, 6, 16}, "x", std::vector<float>(576, 0.75f));
-  Parameter y = e.static_parameter(Shape{1, 3, 3, 16}, "y");
+  Parameter x = e.static_parameter_with_data(Shape{1, 6, 6, 16}, e.unique_name("x"), std::vector<float>(576, 0.75f));
+  Parameter y = e.static_parameter(Shape{1, 3, 3, 16}, e.unique_name("y"));
   Graph g = e.build_graph([&](Scope& s) { s.write_parameter_value(y, s.parameter(x).apply(p1, EvalContext::test()).value()); });
   e.run(g);
   for (float v : e.read_parameter(y)) EXPECT_EQ(v, 0.75f);
@@ -52,8 +52,8 @@ TEST(Layers, MaxBlurPoolShapesAndStaticBlur) {
 TEST(Layers, DropoutOnlyInTraining) {
   Environment& e = env();
   Dropout d(0.25f);
-  Parameter x = e.static_parameter_with_data(Shape{4096}, "x", std::vector<float>(4096, 1.0f));
-  Parameter y = e.static_parameter(Shape{4096}, "y");
+  Parameter x = e.static_parameter_with_data(Shape{4096}, e.unique_name("x"), std::vector<float>(4096, 1.0f));
+  Parameter y = e.static_parameter(Shape{4096}, e.unique_name("y"));
   Graph train = e.build_graph([&](Scope& s) { s.write_parameter_value(y, s.parameter(x).apply(d, EvalContext::train()).value()); });
   Graph test = e.build_graph([&](Scope& s) { s.write_parameter_value(y, s.parameter(x).apply(d, EvalContext::test()).value()); });
   e.run(test);
@@ -97,7 +97,7 @@ TEST(Layers, BadConfigurationsThrow) {
   EXPECT_THROW(Conv2D::builder(3, 6, 3, 3).with_blur().build(e), ShapeError);
   EXPECT_THROW(Dropout(1.0f), UsageError);
   Dense d(e, 10, 2);
-  Parameter x = e.static_parameter(Shape{3, 11}, "x");
+  Parameter x = e.static_parameter(Shape{3, 11}, e.unique_name("x"));
   try {
     e.build_graph([&](Scope& s) { s.parameter(x).apply(d, EvalContext::test()); });
     FAIL() << "expected ShapeError";

@@ -21,10 +21,10 @@ TEST(Limits, ArraysLargerThanTheStorageBufferRange) {
   static_assert(kN * 4 > (int64_t{128} << 20));
   std::vector<float> a(kN);
   for (int64_t i = 0; i < kN; ++i) a[i] = static_cast<float>((i * 7919) % 17) - 8.0f;
-  auto pa = env().static_parameter_with_data({kRows, kCols}, "big_a", a);
-  auto pb = env().static_parameter({kRows, kCols}, "big_b");
-  auto pc = env().static_parameter({kRows}, "big_rows");
-  auto pd = env().static_parameter({10}, "big_tail_max");
+  auto pa = env().static_parameter_with_data({kRows, kCols}, env().unique_name("big_a"), a);
+  auto pb = env().static_parameter({kRows, kCols}, env().unique_name("big_b"));
+  auto pc = env().static_parameter({kRows}, env().unique_name("big_rows"));
+  auto pd = env().static_parameter({10}, env().unique_name("big_tail_max"));
   auto g = env().build_graph([&](Scope& s) {
     Array x = s.parameter_value(pa);
     s.write_parameter_value(pb, x * 2.0f + 1.0f);
@@ -58,8 +58,8 @@ TEST(Limits, ArraysLargerThanTheStorageBufferRange) {
 struct Probe {
   Parameter x, out;
   Probe() {
-    x = env().static_parameter_with_data({33, 65}, "oom_x", random_values(33 * 65, 71));
-    out = env().static_parameter({65}, "oom_out");
+    x = env().static_parameter_with_data({33, 65}, env().unique_name("oom_x"), random_values(33 * 65, 71));
+    out = env().static_parameter({65}, env().unique_name("oom_out"));
   }
   Graph build() const {
     return env().build_graph([&](Scope& s) {
@@ -87,14 +87,14 @@ TEST(Limits, InjectedOutOfMemoryLeavesTheEnvironmentUsable) {
   Probe probe;
   Graph g = probe.build();
   auto before = probe.run(g);
-  auto src = env().static_parameter_with_data({1}, "oom_src", std::vector<float>{0.5f});
-  auto dst = env().static_parameter({8200}, "oom_dst");
+  auto src = env().static_parameter_with_data({1}, env().unique_name("oom_src"), std::vector<float>{0.5f});
+  auto dst = env().static_parameter({8200}, env().unique_name("oom_dst"));
   auto stats0 = heap.stats();
 
   heap.set_fail_after(0);
   const int64_t kHuge = int64_t{300} << 18;  // 300 MiB of floats: more than a heap block
   try {
-    env().static_parameter({kHuge}, "huge");
+    env().static_parameter({kHuge}, env().unique_name("huge"));
     ADD_FAILURE() << "no OutOfMemoryError for a 300 MiB parameter";
   } catch (const OutOfMemoryError& e) {
     EXPECT_GE(e.bytes(), static_cast<uint64_t>(kHuge) * 4) << e.what();
@@ -155,8 +155,8 @@ void check_reductions(int threads) {
              [&](Scope&, auto& x) { return x[0].reduce_max(axis); });
   }
   // The forced count reaches the generated code: the source differs from the serial kernel's.
-  auto p = env().static_parameter({4, 100}, "rt_in");
-  auto q = env().static_parameter({4}, "rt_out");
+  auto p = env().static_parameter({4, 100}, env().unique_name("rt_in"));
+  auto q = env().static_parameter({4}, env().unique_name("rt_out"));
   auto build = [&] {
     return env().build_graph(
         [&](Scope& s) { s.write_parameter_value(q, s.parameter_value(p).reduce_sum(1)); });
@@ -219,8 +219,8 @@ TEST(Limits, MoreOperandsThanThePushConstantBudget) {
   // Every kernel of a wide graph stays within the device's push-constant size.
   std::vector<Parameter> ps;
   for (int i = 0; i < 20; ++i)
-    ps.push_back(env().static_parameter_with_data({257}, fmt::format("wide{}", i), ins[i].values));
-  auto out = env().static_parameter({257}, "wide_out");
+    ps.push_back(env().static_parameter_with_data({257}, env().unique_name(fmt::format("wide{}", i)), ins[i].values));
+  auto out = env().static_parameter({257}, env().unique_name("wide_out"));
   auto g = env().build_graph([&](Scope& s) {
     Array acc = s.parameter_value(ps[0]);
     for (int i = 1; i < 20; ++i) acc = acc + s.parameter_value(ps[i]);
@@ -233,10 +233,10 @@ TEST(Limits, MoreOutputsThanThePushConstantBudget) {
   // One input written, scaled, to 20 parameters: sibling kernels merge only while they fit.
   const uint32_t max_push = env().state().ctx->info().max_push_constants_size;
   const int n = static_cast<int>(max_push / 8) + 4;  // more outputs than one kernel can bind
-  auto x = env().static_parameter_with_data({129}, "fan_x", random_values(129, 200));
+  auto x = env().static_parameter_with_data({129}, env().unique_name("fan_x"), random_values(129, 200));
   std::vector<Parameter> outs;
   for (int i = 0; i < n; ++i)
-    outs.push_back(env().static_parameter({129}, fmt::format("fan{}", i)));
+    outs.push_back(env().static_parameter({129}, env().unique_name(fmt::format("fan{}", i))));
   auto g = env().build_graph([&](Scope& s) {
     Array xv = s.parameter_value(x);
     for (int i = 0; i < n; ++i)

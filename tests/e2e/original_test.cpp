@@ -7,15 +7,15 @@ namespace {
 TEST(Original, Parameters) {
   std::vector<float> v(10);
   for (int i = 0; i < 10; ++i) v[i] = static_cast<float>(i);
-  auto p = env().static_parameter_with_data({10}, "p", v);
+  auto p = env().static_parameter_with_data({10}, env().unique_name("p"), v);
   EXPECT_EQ(env().read_parameter(p), v);
 }
 
 TEST(Original, ReduceRows) {
   std::vector<float> v(100);
   for (int i = 0; i < 100; ++i) v[i] = static_cast<float>(i);
-  auto a = env().static_parameter_with_data({10, 10}, "a", v);
-  auto b = env().static_parameter({10, 1}, "b");
+  auto a = env().static_parameter_with_data({10, 10}, env().unique_name("a"), v);
+  auto b = env().static_parameter({10, 1}, env().unique_name("b"));
   auto g = env().build_graph([&](Scope& s) { s.write_parameter_value(b, s.parameter_value(a).reduce_sum(-1, true)); });
   env().run(g);
   auto r = env().read_parameter(b);
@@ -23,9 +23,9 @@ TEST(Original, ReduceRows) {
 }
 
 TEST(Original, PadImageReplicateAndZero) {
-  auto a = env().static_parameter_with_data({1, 8, 8, 1}, "a", std::vector<float>(64, 1.0f));
-  auto rep = env().static_parameter({1, 10, 10, 1}, "rep");
-  auto zero = env().static_parameter({1, 10, 10, 1}, "zero");
+  auto a = env().static_parameter_with_data({1, 8, 8, 1}, env().unique_name("a"), std::vector<float>(64, 1.0f));
+  auto rep = env().static_parameter({1, 10, 10, 1}, env().unique_name("rep"));
+  auto zero = env().static_parameter({1, 10, 10, 1}, env().unique_name("zero"));
   auto g = env().build_graph([&](Scope& s) {
     auto x = s.parameter_value(a);
     s.write_parameter_value(rep, x.pad(1, 1, 1, PadMode::kReplicate).pad(2, 1, 1, PadMode::kReplicate));
@@ -44,7 +44,7 @@ TEST(Original, PadImageReplicateAndZero) {
 }
 
 TEST(Original, RunTwiceSubmitsOnce) {
-  auto p = env().static_parameter({16}, "p");
+  auto p = env().static_parameter({16}, env().unique_name("p"));
   auto g = env().build_graph([&](Scope& s) { s.write_parameter_value(p, s.parameter_value(p) + 1.0f); });
   env().wait_idle();
   size_t before = env().submit_count();

@@ -50,18 +50,18 @@ Mlp make_mlp(int hidden, uint32_t seed) {
   std::mt19937 rng(seed);
   int64_t sizes[] = {2, hidden, hidden, 2};
   for (int l = 0; l < 3; ++l) {
-    Parameter w = e.trainable_parameter(Shape{sizes[l], sizes[l + 1]}, fmt::format("w{}", l));
-    Parameter b = e.trainable_parameter(Shape{sizes[l + 1]}, fmt::format("b{}", l));
+    Parameter w = e.trainable_parameter(Shape{sizes[l], sizes[l + 1]}, e.unique_name(fmt::format("w{}", l)));
+    Parameter b = e.trainable_parameter(Shape{sizes[l + 1]}, e.unique_name(fmt::format("b{}", l)));
     e.write_parameter(w, he_normal(sizes[l], sizes[l] * sizes[l + 1], rng));
     m.params.push_back(w);
     m.params.push_back(b);
   }
   std::vector<float> xs, ys;
   spirals(&xs, &ys);
-  m.x = e.static_parameter_with_data(Shape{2 * kPoints, 2}, "x", xs);
-  m.y = e.static_parameter_with_data(Shape{2 * kPoints, 1}, "y", ys);
-  m.loss = e.static_parameter(Shape{1}, "loss");
-  m.correct = e.static_parameter(Shape{1}, "correct");
+  m.x = e.static_parameter_with_data(Shape{2 * kPoints, 2}, e.unique_name("x"), xs);
+  m.y = e.static_parameter_with_data(Shape{2 * kPoints, 1}, e.unique_name("y"), ys);
+  m.loss = e.static_parameter(Shape{1}, e.unique_name("loss"));
+  m.correct = e.static_parameter(Shape{1}, e.unique_name("correct"));
   AdamOptions ao;
   m.adam = std::make_unique<Adam>(e, m.params, ao);
   auto forward = [&m](Scope& s) {
@@ -149,12 +149,12 @@ TEST(Optimizers, AdamSgdAdamWMatchHostFormulas) {
   Environment& e = env();
   const std::vector<float> w0 = {0.5f, -1.0f, 2.0f}, target = {1.0f, 1.0f, -1.0f};
   for (int kind = 0; kind < 4; ++kind) {
-    Parameter w = e.trainable_parameter(Shape{3}, "w");
+    Parameter w = e.trainable_parameter(Shape{3}, e.unique_name("w"));
     e.write_parameter(w, w0);
-    Parameter t = e.static_parameter_with_data(Shape{3}, "target", target);
+    Parameter t = e.static_parameter_with_data(Shape{3}, e.unique_name("target"), target);
     std::unique_ptr<Optimizer> opt;
     AdamOptions ao;
-    ao.beta2 = 0.99f;
+    ao.beta2 = 0.99;
     if (kind == 0) opt = std::make_unique<Adam>(e, std::vector<Parameter>{w}, ao);
     if (kind == 1) opt = std::make_unique<AdamW>(e, std::vector<Parameter>{w});
     if (kind == 2) opt = std::make_unique<Sgd>(e, std::vector<Parameter>{w}, SgdOptions{0.9f, 0.0f});
@@ -172,12 +172,13 @@ TEST(Optimizers, AdamSgdAdamWMatchHostFormulas) {
       for (size_t i = 0; i < 3; ++i) {
         double grad = wv[i] - target[i];
         if (kind <= 1) {
+          // torch.optim.Adam / AdamW (epsilon after the bias correction).
           double b1 = 0.9, b2 = kind == 0 ? 0.99 : 0.999;
-          if (kind == 1) wv[i] -= lr * 0.01 * wv[i];
+          if (kind == 1) wv[i] *= 1 - lr * 0.01;
           m[i] = b1 * m[i] + (1 - b1) * grad;
           v[i] = b2 * v[i] + (1 - b2) * grad * grad;
-          double alpha = lr * std::sqrt(1 - std::pow(b2, step)) / (1 - std::pow(b1, step));
-          wv[i] -= alpha * m[i] / (std::sqrt(v[i]) + 1e-8);
+          double denom = std::sqrt(v[i]) / std::sqrt(1 - std::pow(b2, step)) + 1e-8;
+          wv[i] -= lr / (1 - std::pow(b1, step)) * m[i] / denom;
         } else if (kind == 2) {
           m[i] = 0.9 * m[i] + grad;
           wv[i] -= lr * m[i];
@@ -194,9 +195,9 @@ TEST(Optimizers, AdamSgdAdamWMatchHostFormulas) {
 
 TEST(Losses, CrossEntropyStaysFiniteForHugeLogits) {
   Environment& e = env();
-  Parameter z = e.static_parameter_with_data(Shape{2, 3}, "z", std::vector<float>{1000, -1000, 0, 0, 0, 0});
-  Parameter y = e.static_parameter_with_data(Shape{2}, "labels", std::vector<float>{1, 2});
-  Parameter out = e.static_parameter(Shape{2, 1}, "ce");
+  Parameter z = e.static_parameter_with_data(Shape{2, 3}, e.unique_name("z"), std::vector<float>{1000, -1000, 0, 0, 0, 0});
+  Parameter y = e.static_parameter_with_data(Shape{2}, e.unique_name("labels"), std::vector<float>{1, 2});
+  Parameter out = e.static_parameter(Shape{2, 1}, e.unique_name("ce"));
   Graph g = e.build_graph([&](Scope& s) {
     s.write_parameter_value(out, softmax_cross_entropy(DualArray(s.parameter_value(z)), s.parameter_value(y)).value());
   });
@@ -238,8 +239,8 @@ std::vector<float> train_small_conv_net(int steps, bool fusion, int prologue = -
   std::vector<float> images(8 * 8 * 8), labels(8);
   for (float& v : images) v = u(rng);
   for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 3);
-  Parameter x = e.static_parameter_with_data(Shape{8, 8, 8, 1}, "x", images);
-  Parameter y = e.static_parameter_with_data(Shape{8}, "y", labels);
+  Parameter x = e.static_parameter_with_data(Shape{8, 8, 8, 1}, e.unique_name("x"), images);
+  Parameter y = e.static_parameter_with_data(Shape{8}, e.unique_name("y"), labels);
   Adam adam(e, net.parameters());
   Graph g = e.build_graph([&](Scope& s) {
     DualArray logits = s.parameter(x).apply(net, EvalContext::train());

@@ -55,7 +55,7 @@ TEST(Fusion, CommonSubexpressionsComputedOnce) {
 }
 
 TEST(Fusion, ParameterUpdateInPlaceIsOneKernel) {
-  auto p = env().static_parameter_with_data({1000}, "p", random_values(1000, 6));
+  auto p = env().static_parameter_with_data({1000}, env().unique_name("p"), random_values(1000, 6));
   auto g = env().build_graph([&](Scope& s) { s.write_parameter_value(p, s.parameter_value(p) * 0.5f + 1.0f); });
   EXPECT_EQ(g.kernel_count(), 1u);
   auto before = env().read_parameter(p);
@@ -66,8 +66,8 @@ TEST(Fusion, ParameterUpdateInPlaceIsOneKernel) {
 }
 
 TEST(Fusion, SwappingParametersUsesCopies) {
-  auto a = env().static_parameter_with_data({4}, "a", std::vector<float>{1, 2, 3, 4});
-  auto b = env().static_parameter_with_data({4}, "b", std::vector<float>{5, 6, 7, 8});
+  auto a = env().static_parameter_with_data({4}, env().unique_name("a"), std::vector<float>{1, 2, 3, 4});
+  auto b = env().static_parameter_with_data({4}, env().unique_name("b"), std::vector<float>{5, 6, 7, 8});
   auto g = env().build_graph([&](Scope& s) {
     auto av = s.parameter_value(a);
     auto bv = s.parameter_value(b);

@@ -193,7 +193,7 @@ Graph build_case(Case& c, bool fusion) {
         if (first) {
           bool last = i + 1 == outs.size();
           c.outputs.push_back(in_place && last ? c.inputs[0]
-                                               : env().static_parameter(outs[i].shape(), "rg_out"));
+                                               : env().static_parameter(outs[i].shape(), env().unique_name("rg_out")));
         }
         s.write_parameter_value(c.outputs[i], outs[i]);
       }
@@ -225,7 +225,7 @@ TEST(Invariance, RandomGraphsFusedEqualUnfused) {
     for (int i = 0; i < inputs; ++i) {
       Shape s = shapes[rng() % std::size(shapes)];
       c.values.push_back(random_values(s.element_count(), c.seed * 7 + i, 0.5f, 2.0f));
-      c.inputs.push_back(env().static_parameter_with_data(s, "rg_in", c.values.back()));
+      c.inputs.push_back(env().static_parameter_with_data(s, env().unique_name("rg_in"), c.values.back()));
     }
     Graph fused = build_case(c, true);
     Graph unfused = build_case(c, false);
@@ -258,10 +258,10 @@ TEST(Invariance, RandomGraphsFusedEqualUnfused) {
 TEST(Invariance, MultiOutputKernels) {
   // Four parameters written from one input: fused kernels carry several outputs each.
   Input in{Shape{33, 65}, random_values(33 * 65, 900, 0.5f, 2.0f)};
-  auto x = env().static_parameter_with_data(in.shape, "mo_x", in.values);
+  auto x = env().static_parameter_with_data(in.shape, env().unique_name("mo_x"), in.values);
   std::vector<Parameter> outs = {
-      env().static_parameter({33, 65}, "mo_a"), env().static_parameter({33, 65}, "mo_b"),
-      env().static_parameter({33}, "mo_c"), env().static_parameter({65, 33}, "mo_d")};
+      env().static_parameter({33, 65}, env().unique_name("mo_a")), env().static_parameter({33, 65}, env().unique_name("mo_b")),
+      env().static_parameter({33}, env().unique_name("mo_c")), env().static_parameter({65, 33}, env().unique_name("mo_d"))};
   const bool saved = detail::mutable_flags().disable_fusion;
   auto build = [&](bool fusion) {
     detail::mutable_flags().disable_fusion = !fusion;
@@ -332,7 +332,7 @@ TEST(Invariance, ReadAndWriteTheSameParameterThroughViews) {
   const bool saved = detail::mutable_flags().disable_fusion;
   for (const Update& u : updates) {
     std::vector<float> host = random_values(u.shape.element_count(), salt++, 0.5f, 2.0f);
-    auto p = env().static_parameter_with_data(u.shape, "rw_p", host);
+    auto p = env().static_parameter_with_data(u.shape, env().unique_name("rw_p"), host);
     for (bool fusion : {true, false}) {
       detail::mutable_flags().disable_fusion = !fusion;
       Graph g = env().build_graph(

@@ -45,10 +45,10 @@ Built build(const std::vector<Parameter>& params, const DualFn& fn, bool fusion)
       DualArray l = y * DualArray(w);
       if (!axes.empty()) l = l.reduce_sum(axes);
       l = l.reshape(Shape{1});
-      b.loss = env().static_parameter(Shape{1}, "grad_loss");
+      b.loss = env().static_parameter(Shape{1}, env().unique_name("grad_loss"));
       s.write_parameter_value(b.loss, l.set_loss());
       for (size_t i = 0; i < params.size(); ++i) {
-        b.grads.push_back(env().static_parameter(params[i].shape(), fmt::format("grad{}", i)));
+        b.grads.push_back(env().static_parameter(params[i].shape(), env().unique_name(fmt::format("grad{}", i))));
         s.write_parameter_value(b.grads.back(), xs[i].grad());
       }
     });
@@ -75,7 +75,7 @@ void check_grad(const std::string& name, const std::vector<Input>& inputs, const
                 const GradOptions& o) {
   std::vector<Parameter> params;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    params.push_back(env().static_parameter_with_data(inputs[i].shape, fmt::format("gin{}", i),
+    params.push_back(env().static_parameter_with_data(inputs[i].shape, env().unique_name(fmt::format("gin{}", i)),
                                                       inputs[i].values));
   }
   check_grad_params(name, params, fn, o);

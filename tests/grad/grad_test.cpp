@@ -177,17 +177,18 @@ TEST(Grad, MaxPool) {
   check_grad("max_pool 3x3/2", {in(Shape{2, 7, 7, 1}, 83)}, [](Scope&, auto& x) { return x[0].max_pool2d(3, 3, 2, 2); });
 }
 
-// Ties and NaN on both max_pool paths (non-overlapping: chain of maxima; overlapping: reductions):
-// NaN elements are skipped, an all-NaN window gives -inf, the first maximum takes the gradient.
+// Ties and NaN on both max_pool paths (non-overlapping: chain of selects; overlapping: reductions):
+// a window holding NaN gives NaN (as PyTorch), and its first NaN (else its first maximum) takes
+// the gradient.
 TEST(Grad, MaxPoolTiesAndNaN) {
-  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
   // [1, 2, 4, 1], rows: (1 nan nan nan) and (1 0 nan nan).
   const std::vector<float> pixels{1, nan, nan, nan, 1, 0, nan, nan};
-  auto img = env().static_parameter_with_data(Shape{1, 2, 4, 1}, "pool_img", pixels);
-  auto out = env().static_parameter(Shape{1, 1, 2, 1}, "pool_out");
-  auto grad = env().static_parameter(Shape{1, 2, 4, 1}, "pool_grad");
-  auto out1 = env().static_parameter(Shape{1, 1, 3, 1}, "pool_out_s1");
-  auto grad1 = env().static_parameter(Shape{1, 2, 4, 1}, "pool_grad_s1");
+  auto img = env().static_parameter_with_data(Shape{1, 2, 4, 1}, env().unique_name("pool_img"), pixels);
+  auto out = env().static_parameter(Shape{1, 1, 2, 1}, env().unique_name("pool_out"));
+  auto grad = env().static_parameter(Shape{1, 2, 4, 1}, env().unique_name("pool_grad"));
+  auto out1 = env().static_parameter(Shape{1, 1, 3, 1}, env().unique_name("pool_out_s1"));
+  auto grad1 = env().static_parameter(Shape{1, 2, 4, 1}, env().unique_name("pool_grad_s1"));
   Graph g = env().build_graph([&](Scope& s) {
     DualArray x = s.parameter(img);
     DualArray y = x.max_pool2d(2, 2, 2, 2);  // windows (1 nan; 1 0) and all NaN
@@ -204,10 +205,55 @@ TEST(Grad, MaxPoolTiesAndNaN) {
   });
   env().run(g);
   env().run(g1);
-  EXPECT_EQ(env().read_parameter(out), (std::vector<float>{1, -inf}));
-  EXPECT_EQ(env().read_parameter(grad), (std::vector<float>{1, 0, 0, 0, 0, 0, 0, 0}));
-  EXPECT_EQ(env().read_parameter(out1), (std::vector<float>{1, 0, -inf}));
-  EXPECT_EQ(env().read_parameter(grad1), (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0}));
+  auto is_nan = [](const std::vector<float>& v) {
+    for (float x : v)
+      if (!std::isnan(x)) return false;
+    return true;
+  };
+  EXPECT_TRUE(is_nan(env().read_parameter(out)));
+  // Window 0 is (1 nan; 1 0): its first NaN, pixel 1, takes the gradient.
+  EXPECT_EQ(env().read_parameter(grad), (std::vector<float>{0, 1, 0, 0, 0, 0, 0, 0}));
+  EXPECT_TRUE(is_nan(env().read_parameter(out1)));
+  // Windows 0 (1 nan; 1 0) and 1 (nan nan; 0 nan) both send theirs to pixel 1.
+  EXPECT_EQ(env().read_parameter(grad1), (std::vector<float>{0, 2, 0, 0, 0, 0, 0, 0}));
+}
+
+// torch.maximum/minimum: at ties each operand gets half the gradient; where either is NaN, both
+// get all of it.
+TEST(Grad, MinMaxTiesSplitAndNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto px = env().static_parameter_with_data(Shape{4}, env().unique_name("tie_x"), std::vector<float>{1, 2, 3, nan});
+  auto py = env().static_parameter_with_data(Shape{4}, env().unique_name("tie_y"), std::vector<float>{1, 5, 0, 1});
+  for (bool is_max : {true, false}) {
+    auto gx = env().static_parameter(Shape{4}, env().unique_name("tie_gx"));
+    auto gy = env().static_parameter(Shape{4}, env().unique_name("tie_gy"));
+    Graph g = env().build_graph([&](Scope& s) {
+      DualArray x = s.parameter(px), y = s.parameter(py);
+      (is_max ? x.max(y) : x.min(y)).reduce_sum(0, true).set_loss();
+      s.write_parameter_value(gx, x.grad());
+      s.write_parameter_value(gy, y.grad());
+    });
+    env().run(g);
+    if (is_max) {
+      EXPECT_EQ(env().read_parameter(gx), (std::vector<float>{0.5f, 0, 1, 1}));
+      EXPECT_EQ(env().read_parameter(gy), (std::vector<float>{0.5f, 1, 0, 1}));
+    } else {
+      EXPECT_EQ(env().read_parameter(gx), (std::vector<float>{0.5f, 1, 0, 1}));
+      EXPECT_EQ(env().read_parameter(gy), (std::vector<float>{0.5f, 0, 1, 1}));
+    }
+  }
+  expect_no_validation_messages();
+}
+
+// pow of a negative base with integer exponents: finite values and gradients (central differences).
+TEST(Grad, PowNegativeBase) {
+  auto neg = [](uint32_t salt) { return Input{Shape{6}, away_from_zero(6, salt, -2.0f, -0.3f, 0.3f)}; };
+  check_grad("pow(x, 3) of negative x", {neg(301)}, [](Scope&, auto& x) { return x[0].pow(3.0f); });
+  check_grad("pow(x, -2) of negative x", {neg(302)}, [](Scope&, auto& x) { return x[0].pow(-2.0f); });
+  check_grad("pow(x, 4) of negative x", {neg(303)}, [](Scope&, auto& x) { return x[0].pow(4.0f); });
+  check_grad("pow(x, y = 3) of negative x", {neg(304)}, [](Scope& s, auto& x) {
+    return x[0].pow(DualArray(s.literal(3.0f).broadcast(Shape{6})));
+  });
 }
 
 TEST(Grad, SharedUsesAccumulate) {

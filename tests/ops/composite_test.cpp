@@ -26,8 +26,8 @@ TEST(Concat, AnyAxisIsOneKernel) {
 }
 
 TEST(Concat, Errors) {
-  auto p = env().static_parameter({2, 3}, "cat_a");
-  auto q = env().static_parameter({3, 3}, "cat_b");
+  auto p = env().static_parameter({2, 3}, env().unique_name("cat_a"));
+  auto q = env().static_parameter({3, 3}, env().unique_name("cat_b"));
   for (int axis : {1, 2}) {
     try {
       env().build_graph([&](Scope& s) { (void)s.parameter_value(p).concat(s.parameter_value(q), axis); });
@@ -62,7 +62,7 @@ namespace {
 
 TEST(RandNormal, MomentsAndDeterminism) {
   const int64_t n = 200000;
-  auto out = env().static_parameter({n}, "normal_out");
+  auto out = env().static_parameter({n}, env().unique_name("normal_out"));
   Graph g = env().build_graph([&](Scope& s) { s.write_parameter_value(out, s.rand_normal({n})); });
   EXPECT_EQ(g.kernel_count(), 1u);
   env().run(g, 11);

@@ -25,13 +25,13 @@ using Fn = std::function<Array(Scope&, const std::vector<Array>&)>;
 /// GLSL of the first kernel of `fn` on `inputs` (to check which code path a case reaches).
 std::string first_kernel_source(const std::vector<Input>& inputs, const Fn& fn) {
   std::vector<Parameter> ps;
-  for (const Input& i : inputs) ps.push_back(env().static_parameter_with_data(i.shape, "cpu_path_in", i.values));
+  for (const Input& i : inputs) ps.push_back(env().static_parameter_with_data(i.shape, env().unique_name("cpu_path_in"), i.values));
   Parameter out;
   Graph g = env().build_graph([&](Scope& s) {
     std::vector<Array> xs;
     for (const Parameter& p : ps) xs.push_back(s.parameter_value(p));
     Array r = fn(s, xs);
-    out = env().static_parameter(r.shape(), "cpu_path_out");
+    out = env().static_parameter(r.shape(), env().unique_name("cpu_path_out"));
     s.write_parameter_value(out, r);
   });
   return g.kernel_source(0);

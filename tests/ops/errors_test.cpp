@@ -12,10 +12,10 @@ namespace {
 
 /// Runs `f` inside a build_graph callback with x: [2, 3], y: [4, 3], z: [3] and scalar w.
 void in_graph(const std::function<void(Scope&, Array x, Array y, Array z, Array w)>& f) {
-  static Parameter px = env().static_parameter({2, 3}, "px");
-  static Parameter py = env().static_parameter({4, 3}, "py");
-  static Parameter pz = env().static_parameter({3}, "pz");
-  static Parameter pw = env().static_parameter({}, "pw");
+  static Parameter px = env().static_parameter({2, 3}, env().unique_name("px"));
+  static Parameter py = env().static_parameter({4, 3}, env().unique_name("py"));
+  static Parameter pz = env().static_parameter({3}, env().unique_name("pz"));
+  static Parameter pw = env().static_parameter({}, env().unique_name("pw"));
   env().build_graph([&](Scope& s) {
     f(s, s.parameter_value(px), s.parameter_value(py), s.parameter_value(pz),
       s.parameter_value(pw));
@@ -206,7 +206,7 @@ TEST(Errors, BadPadsAndAxes) {
 }
 
 TEST(Errors, ParameterIo) {
-  auto p = env().static_parameter({2, 3}, "io_param");
+  auto p = env().static_parameter({2, 3}, env().unique_name("io_param"));
   expect_error<ShapeError>("write_parameter 5 values",
                            [&] {
                              env().write_parameter(p, {1, 2, 3, 4, 5});
@@ -259,8 +259,8 @@ TEST(Errors, MisuseOfArraysGraphsAndScopes) {
   EXPECT_EQ(Graph{}.kernel_count(), 0u);
   EXPECT_TRUE(env().last_timings(Graph{}).empty());
   // Arrays of two live scopes (a build_graph nested in another's callback) must not mix.
-  auto p = env().static_parameter({3}, "nest_p");
-  auto q = env().static_parameter({3}, "nest_q");
+  auto p = env().static_parameter({3}, env().unique_name("nest_p"));
+  auto q = env().static_parameter({3}, env().unique_name("nest_q"));
   expect_error<UsageError>(
       "binary op across live scopes",
       [&] {
@@ -294,8 +294,8 @@ TEST(Errors, MisuseOfArraysGraphsAndScopes) {
 // sit at the same address) must throw UsageError, not read a stale node. Arrays carry the serial
 // of their Scope, checked against the live scopes on every use.
 TEST(Errors, ArrayFromAFinishedScopeIsRejected) {
-  auto p = env().static_parameter({3}, "stale_p");
-  auto q = env().static_parameter({3}, "stale_q");
+  auto p = env().static_parameter({3}, env().unique_name("stale_p"));
+  auto q = env().static_parameter({3}, env().unique_name("stale_q"));
   Array leaked;
   Scope* first = nullptr;
   Scope* second = nullptr;
@@ -339,7 +339,7 @@ TEST(Errors, ForeignEnvironment) {
 // Regression: a Parameter of another Environment used in a Scope must throw UsageError (it once
 // silently aliased the local parameter with the same id).
 TEST(Errors, ForeignParameterInAScopeIsRejected) {
-  auto mine = env().static_parameter({3}, "mine");  // ensures local ids up to foreign's exist
+  auto mine = env().static_parameter({3}, env().unique_name("mine"));  // ensures local ids up to foreign's exist
   (void)mine;
   Environment other;
   auto foreign = other.static_parameter({3}, "foreign");
@@ -347,7 +347,7 @@ TEST(Errors, ForeignParameterInAScopeIsRejected) {
       "parameter_value(foreign)",
       [&] { env().build_graph([&](Scope& s) { (void)s.parameter_value(foreign); }); },
       {"another Environment"});
-  auto q = env().static_parameter({3}, "q");
+  auto q = env().static_parameter({3}, env().unique_name("q"));
   expect_error<UsageError>("write_parameter_value(foreign)",
                            [&] {
                              env().build_graph([&](Scope& s) {
@@ -370,7 +370,7 @@ TEST(Errors, GraphOutlivingItsEnvironmentIsRefused) {
 }
 
 TEST(Errors, EnvironmentStillWorksAfterErrors) {
-  auto p = env().static_parameter_with_data({4}, "after_errors", std::vector<float>{1, 2, 3, 4});
+  auto p = env().static_parameter_with_data({4}, env().unique_name("after_errors"), std::vector<float>{1, 2, 3, 4});
   auto g =
       env().build_graph([&](Scope& s) { s.write_parameter_value(p, s.parameter_value(p) * 3.0f); });
   env().run(g);

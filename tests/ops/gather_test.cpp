@@ -19,7 +19,7 @@ std::vector<uint32_t> run_bits(const std::function<Array(Scope&)>& fn, const std
     Parameter out;
     Graph g = env().build_graph([&](Scope& s) {
       Array r = fn(s);
-      out = env().static_parameter(r.shape(), "bits_out", r.dtype());
+      out = env().static_parameter(r.shape(), env().unique_name("bits_out"), r.dtype());
       s.write_parameter_value(out, r);
     });
     detail::mutable_flags().disable_fusion = false;
@@ -42,7 +42,7 @@ std::vector<uint32_t> run_bits(const std::function<Array(Scope&)>& fn, const std
 TEST(U32, HashArithmeticMatchesHost) {
   std::vector<uint32_t> x(1000);
   for (uint32_t i = 0; i < x.size(); ++i) x[i] = i * 2654435761u + 12345u;
-  auto p = env().static_parameter({1000}, "u32_x", DType::kU32);
+  auto p = env().static_parameter({1000}, env().unique_name("u32_x"), DType::kU32);
   env().write_parameter(p, x);
   auto r = run_bits([&](Scope& s) {
     Array v = s.parameter_value(p);
@@ -57,7 +57,7 @@ TEST(U32, Conversions) {
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> f{0.0f, 1.5f, 2.99f, -3.0f, 16777216.0f, 4294967296.0f, inf, -inf,
                        std::numeric_limits<float>::quiet_NaN(), 123456.75f};
-  auto p = env().static_parameter_with_data({10}, "conv_x", f);
+  auto p = env().static_parameter_with_data({10}, env().unique_name("conv_x"), f);
   auto r = run_bits([&](Scope& s) { return s.parameter_value(p).to_u32(); }, "to_u32");
   EXPECT_EQ(r, (std::vector<uint32_t>{0, 1, 2, 0, 16777216u, 4294967295u, 4294967295u, 0, 0, 123456}));
   auto back = run_bits([&](Scope& s) { return (s.parameter_value(p).to_u32() + s.literal_u32(1)).to_f32(); }, "to_f32");
@@ -69,9 +69,9 @@ TEST(U32, Conversions) {
 TEST(Gather, AnyAxisAndFusedConsumers) {
   std::vector<float> vals(5 * 7);
   for (size_t i = 0; i < vals.size(); ++i) vals[i] = static_cast<float>(i) * 0.5f - 3.0f;
-  auto v = env().static_parameter_with_data({5, 7}, "g_vals", vals);
+  auto v = env().static_parameter_with_data({5, 7}, env().unique_name("g_vals"), vals);
   std::vector<uint32_t> idx{4, 0, 6, 6, 1, 3, 2, 5, 0};
-  auto ip = env().static_parameter({9}, "g_idx", DType::kU32);
+  auto ip = env().static_parameter({9}, env().unique_name("g_idx"), DType::kU32);
   env().write_parameter(ip, idx);
   auto r1 = run_bits([&](Scope& s) { return s.parameter_value(v).gather(1, s.parameter_value(ip)) * 2.0f + 1.0f; }, "axis 1");
   for (int row = 0; row < 5; ++row)
@@ -92,7 +92,7 @@ TEST(Gather, AnyAxisAndFusedConsumers) {
     }
   // Gathering a computed array: it is stored first, then gathered (two kernels).
   Graph g = env().build_graph([&](Scope& s) {
-    auto out = env().static_parameter({5, 9}, "g_out2");
+    auto out = env().static_parameter({5, 9}, env().unique_name("g_out2"));
     s.write_parameter_value(out, (s.parameter_value(v) * 3.0f).gather(1, s.parameter_value(ip)));
   });
   EXPECT_EQ(g.kernel_count(), 2u);
@@ -102,10 +102,10 @@ TEST(Gather, OriginalTest) {
   // The original's gather test: a [1, 200, 1] = i^2, indices 99 - i, gather + 1 = (99 - i)^2 + 1.
   std::vector<float> a(200);
   for (int i = 0; i < 200; ++i) a[i] = static_cast<float>(i * i);
-  auto pa = env().static_parameter_with_data({1, 200, 1}, "orig_a", a);
+  auto pa = env().static_parameter_with_data({1, 200, 1}, env().unique_name("orig_a"), a);
   std::vector<uint32_t> idx(100);
   for (int i = 0; i < 100; ++i) idx[i] = 99 - i;
-  auto pi = env().static_parameter({100}, "orig_i", DType::kU32);
+  auto pi = env().static_parameter({100}, env().unique_name("orig_i"), DType::kU32);
   env().write_parameter(pi, idx);
   auto r = run_bits([&](Scope& s) { return s.parameter_value(pa).gather(1, s.parameter_value(pi)) + 1.0f; }, "original");
   for (int i = 0; i < 100; ++i) {
@@ -116,10 +116,10 @@ TEST(Gather, OriginalTest) {
 }
 
 TEST(Gather, OutOfRangeIsReportedAndRecoverable) {
-  auto v = env().static_parameter_with_data({4}, "oob_v", std::vector<float>{1, 2, 3, 4});
-  auto ip = env().static_parameter({3}, "oob_i", DType::kU32);
+  auto v = env().static_parameter_with_data({4}, env().unique_name("oob_v"), std::vector<float>{1, 2, 3, 4});
+  auto ip = env().static_parameter({3}, env().unique_name("oob_i"), DType::kU32);
   env().write_parameter(ip, std::vector<uint32_t>{0, 7, 2});
-  auto out = env().static_parameter({3}, "oob_out");
+  auto out = env().static_parameter({3}, env().unique_name("oob_out"));
   Graph g = env().build_graph([&](Scope& s) { s.write_parameter_value(out, s.parameter_value(v).gather(0, s.parameter_value(ip))); });
   env().run(g);
   try {
@@ -136,8 +136,8 @@ TEST(Gather, OutOfRangeIsReportedAndRecoverable) {
 }
 
 TEST(U32, TypeErrors) {
-  auto f = env().static_parameter({3}, "te_f");
-  auto u = env().static_parameter({3}, "te_u", DType::kU32);
+  auto f = env().static_parameter({3}, env().unique_name("te_f"));
+  auto u = env().static_parameter({3}, env().unique_name("te_u"), DType::kU32);
   auto expect_usage = [&](const std::function<void(Scope&)>& fn, const char* what) {
     try {
       env().build_graph(fn);

@@ -176,9 +176,9 @@ TEST_F(GpuCodePaths, MatMulOperandsComputedInLoads) {
 // A producer that something other than a matmul reads is stored once, not computed in the loads.
 TEST_F(GpuCodePaths, MatMulOperandWithOtherUsersIsStored) {
   env().state().target.matmul_prologue = 1;  // restored by TearDown
-  auto a = env().static_parameter({8, 8}, "prologue_a");
-  auto out = env().static_parameter({8, 8}, "prologue_out");
-  auto sq = env().static_parameter({8, 8}, "prologue_sq");
+  auto a = env().static_parameter({8, 8}, env().unique_name("prologue_a"));
+  auto out = env().static_parameter({8, 8}, env().unique_name("prologue_out"));
+  auto sq = env().static_parameter({8, 8}, env().unique_name("prologue_sq"));
   Graph g = env().build_graph([&](Scope& s) {
     Array r = s.parameter_value(a).sin();
     s.write_parameter_value(out, r.matmul(s.parameter_value(a)));
@@ -204,9 +204,9 @@ detail::KernelSpec coopmat_spec(int64_t m, int64_t k, int64_t n, bool ta, bool t
   // The subgroup kernel: no packed operands, even where the device has workgroup-scope matrices.
   const bool coopmat2 = env().state().target.coopmat2;
   env().state().target.coopmat2 = false;
-  auto a = env().static_parameter(ta ? Shape{k, m} : Shape{m, k}, "cm_a");
-  auto b = env().static_parameter(tb ? Shape{n, k} : Shape{k, n}, "cm_b");
-  auto c = env().static_parameter({m, n}, "cm_c");
+  auto a = env().static_parameter(ta ? Shape{k, m} : Shape{m, k}, env().unique_name("cm_a"));
+  auto b = env().static_parameter(tb ? Shape{n, k} : Shape{k, n}, env().unique_name("cm_b"));
+  auto c = env().static_parameter({m, n}, env().unique_name("cm_c"));
   Graph g = env().build_graph([&](Scope& s) {
     Array av = ta ? s.parameter_value(a).transpose() : s.parameter_value(a);
     Array bv = tb ? s.parameter_value(b).transpose() : s.parameter_value(b);
@@ -345,9 +345,9 @@ TEST(CoopMat2, PackedOperandsOnWorkgroupMatrices) {
   // Batched, no epilogue: three kernels, the product's is the workgroup-scope one; two runs give
   // identical bits.
   Environment& e = env();
-  auto pa = e.static_parameter_with_data({2, 128, 160}, "a", random_values(2 * 128 * 160, 2030));
-  auto pb = e.static_parameter_with_data({2, 160, 256}, "b", random_values(2 * 160 * 256, 2031));
-  auto pc = e.static_parameter({2, 128, 256}, "c");
+  auto pa = e.static_parameter_with_data({2, 128, 160}, e.unique_name("a"), random_values(2 * 128 * 160, 2030));
+  auto pb = e.static_parameter_with_data({2, 160, 256}, e.unique_name("b"), random_values(2 * 160 * 256, 2031));
+  auto pc = e.static_parameter({2, 128, 256}, e.unique_name("c"));
   Graph g = e.build_graph([&](Scope& s) {
     s.write_parameter_value(pc, s.parameter_value(pa).matmul(s.parameter_value(pb), MatMulPrecision::kFloat16Inputs));
   });

@@ -129,13 +129,13 @@ TEST(MatMul, CpuKernelVariants) {
   for (const Case& c : cases) {
     if (cpu) {
       std::vector<Parameter> ps;
-      for (const Input& i : c.in) ps.push_back(env().static_parameter_with_data(i.shape, "cpu_mm_in", i.values));
+      for (const Input& i : c.in) ps.push_back(env().static_parameter_with_data(i.shape, env().unique_name("cpu_mm_in"), i.values));
       Parameter out;
       Graph g = env().build_graph([&](Scope& s) {
         std::vector<Array> xs;
         for (const Parameter& p : ps) xs.push_back(s.parameter_value(p));
         Array r = c.fn(s, xs);
-        out = env().static_parameter(r.shape(), "cpu_mm_out");
+        out = env().static_parameter(r.shape(), env().unique_name("cpu_mm_out"));
         s.write_parameter_value(out, r);
       });
       std::string src;
@@ -153,11 +153,11 @@ TEST(MatMul, EpilogueWithTwoOutputs) {
   // needs both), as 64-bit column pairs on CPU devices: both must match a float64 product.
   const int64_t m = 203, k = 9, n = 16;
   auto av = random_values(m * k, 940), bv = random_values(k * n, 941), cv = random_values(n, 942);
-  auto a = env().static_parameter_with_data({m, k}, "two_out_a", av);
-  auto b = env().static_parameter_with_data({k, n}, "two_out_b", bv);
-  auto bias = env().static_parameter_with_data({n}, "two_out_c", cv);
-  auto o1 = env().static_parameter({m, n}, "two_out_1");
-  auto o2 = env().static_parameter({m, n}, "two_out_2");
+  auto a = env().static_parameter_with_data({m, k}, env().unique_name("two_out_a"), av);
+  auto b = env().static_parameter_with_data({k, n}, env().unique_name("two_out_b"), bv);
+  auto bias = env().static_parameter_with_data({n}, env().unique_name("two_out_c"), cv);
+  auto o1 = env().static_parameter({m, n}, env().unique_name("two_out_1"));
+  auto o2 = env().static_parameter({m, n}, env().unique_name("two_out_2"));
   Graph g = env().build_graph([&](Scope& s) {
     Array r = s.parameter_value(a).matmul(s.parameter_value(b)) + s.parameter_value(bias);
     s.write_parameter_value(o1, r.leaky_relu(0.01f));
@@ -184,9 +184,9 @@ TEST(MatMul, EpilogueWithTwoOutputs) {
 }
 
 TEST(MatMul, Errors) {
-  auto p = env().static_parameter({3, 4}, "mm_a");
-  auto q = env().static_parameter({5, 6}, "mm_b");
-  auto v = env().static_parameter({4}, "mm_v");
+  auto p = env().static_parameter({3, 4}, env().unique_name("mm_a"));
+  auto q = env().static_parameter({5, 6}, env().unique_name("mm_b"));
+  auto v = env().static_parameter({4}, env().unique_name("mm_v"));
   auto expect_shape_error = [&](const std::function<void(Scope&)>& f, const char* what) {
     try {
       env().build_graph(f);

@@ -104,7 +104,7 @@ TEST(Views, WindowsAreZeroCopyAndMatchTheReference) {
 }
 
 TEST(Views, WindowsRejectBadArguments) {
-  auto p = env().static_parameter({2, 5}, "win");
+  auto p = env().static_parameter({2, 5}, env().unique_name("win"));
   for (auto [size, stride] : std::vector<std::pair<int64_t, int64_t>>{{6, 1}, {0, 1}, {2, 0}}) {
     try {
       env().build_graph([&](Scope& s) { (void)s.parameter_value(p).windows(1, size, stride); });

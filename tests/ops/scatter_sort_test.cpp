@@ -79,7 +79,7 @@ std::vector<float> run_all(const std::function<Array(Scope&)>& fn, const std::st
     Parameter out;
     Graph g = env().build_graph([&](Scope& s) {
       Array v = fn(s);
-      out = env().static_parameter(v.shape(), "sort_out");
+      out = env().static_parameter(v.shape(), env().unique_name("sort_out"));
       s.write_parameter_value(out, v);
     });
     detail::mutable_flags().disable_fusion = false;
@@ -217,9 +217,9 @@ TEST(ScatterAddStrategies, PowerOfTwoLengthAndDescendingIndices) {
 TEST(ScatterAddStrategies, EmptyTargetsKeepNegativeZeroLikeDense) {
   // Targets nothing lands on: acc + 0 in both strategies (-0 becomes +0), bit for bit.
   std::vector<float> acc{-0.0f, 1.5f, -0.0f, 2.0f};
-  auto pa = env().static_parameter_with_data({4}, "ez_acc", acc);
-  auto pv = env().static_parameter_with_data({3}, "ez_v", std::vector<float>{1.0f, -2.0f, 0.25f});
-  auto pi = env().static_parameter({3}, "ez_i", DType::kU32);
+  auto pa = env().static_parameter_with_data({4}, env().unique_name("ez_acc"), acc);
+  auto pv = env().static_parameter_with_data({3}, env().unique_name("ez_v"), std::vector<float>{1.0f, -2.0f, 0.25f});
+  auto pi = env().static_parameter({3}, env().unique_name("ez_i"), DType::kU32);
   env().write_parameter(pi, std::vector<uint32_t>{1, 3, 1});
   std::vector<std::vector<float>> r;
   for (ScatterStrategy s : kAll) {
@@ -241,9 +241,9 @@ TEST(ScatterAddSort, TenThousandCollisionsMatchTheDocumentedOrder) {
   auto idx = random_indices(n, m, 5);
   auto acc = random_values(m * inner, 40);
   auto vals = random_values(n * inner, 41);
-  auto pa = env().static_parameter_with_data({m, inner}, "ss_acc", acc);
-  auto pv = env().static_parameter_with_data({n, inner}, "ss_vals", vals);
-  auto pi = env().static_parameter({n}, "ss_i", DType::kU32);
+  auto pa = env().static_parameter_with_data({m, inner}, env().unique_name("ss_acc"), acc);
+  auto pv = env().static_parameter_with_data({n, inner}, env().unique_name("ss_vals"), vals);
+  auto pi = env().static_parameter({n}, env().unique_name("ss_i"), DType::kU32);
   env().write_parameter(pi, idx);
   auto want = sort_reference(acc, vals, idx, m, inner);
   // One key mode is enough here: both sort to the same order, so they sum identically (pairs
@@ -269,11 +269,11 @@ TEST(ScatterAddSort, HashGridLevelTwiceBitIdentical) {
   for (auto& i : idx) i = (coord(rng) ^ (coord(rng) * 1526263u)) % 4096u;
   auto acc = random_values(m * f, 60);
   auto vals = random_values(n * f, 61);
-  auto pa = env().static_parameter_with_data({m, f}, "hg_table", acc);
-  auto pv = env().static_parameter_with_data({n, f}, "hg_vals", vals);
-  auto pi = env().static_parameter({n}, "hg_idx", DType::kU32);
+  auto pa = env().static_parameter_with_data({m, f}, env().unique_name("hg_table"), acc);
+  auto pv = env().static_parameter_with_data({n, f}, env().unique_name("hg_vals"), vals);
+  auto pi = env().static_parameter({n}, env().unique_name("hg_idx"), DType::kU32);
   env().write_parameter(pi, idx);
-  auto out = env().static_parameter({m, f}, "hg_out");
+  auto out = env().static_parameter({m, f}, env().unique_name("hg_out"));
   Graph g = env().build_graph([&](Scope& s) {
     s.write_parameter_value(
         out, s.parameter_value(pa).scatter_add(s.parameter_value(pv), 0, s.parameter_value(pi)));
@@ -288,9 +288,9 @@ TEST(ScatterAddSort, HashGridLevelTwiceBitIdentical) {
 }
 
 TEST(ScatterAddSort, OutOfRangeIndicesRaiseAndAreDropped) {
-  auto pv = env().static_parameter_with_data({4, 2}, "so_v", std::vector<float>(8, 1.0f));
-  auto pi = env().static_parameter({4}, "so_i", DType::kU32);
-  auto out = env().static_parameter({4, 2}, "so_out");
+  auto pv = env().static_parameter_with_data({4, 2}, env().unique_name("so_v"), std::vector<float>(8, 1.0f));
+  auto pi = env().static_parameter({4}, env().unique_name("so_i"), DType::kU32);
+  auto out = env().static_parameter({4, 2}, env().unique_name("so_out"));
   for (ScatterStrategy s : {ScatterStrategy::kSort, ScatterStrategy::kSortPairs}) {
     Force f(s);
     Graph g = env().build_graph([&](Scope& sc) {

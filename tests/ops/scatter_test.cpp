@@ -21,7 +21,7 @@ std::vector<float> run3(const std::function<Array(Scope&)>& fn, const std::strin
     Parameter out;
     Graph g = env().build_graph([&](Scope& s) {
       Array v = fn(s);
-      out = env().static_parameter(v.shape(), "scatter_out");
+      out = env().static_parameter(v.shape(), env().unique_name("scatter_out"));
       s.write_parameter_value(out, v);
     });
     detail::mutable_flags().disable_fusion = false;
@@ -38,9 +38,9 @@ TEST(ScatterAdd, OriginalTest) {
   // literal(0) broadcast to [1, 10, 1], scatter_add of 100 ones at i % 10 along axis -2: all 10.
   std::vector<uint32_t> idx(100);
   for (uint32_t i = 0; i < 100; ++i) idx[i] = i % 10;
-  auto ip = env().static_parameter({100}, "sa_idx", DType::kU32);
+  auto ip = env().static_parameter({100}, env().unique_name("sa_idx"), DType::kU32);
   env().write_parameter(ip, idx);
-  auto ones = env().static_parameter_with_data({1, 100, 1}, "sa_ones", std::vector<float>(100, 1.0f));
+  auto ones = env().static_parameter_with_data({1, 100, 1}, env().unique_name("sa_ones"), std::vector<float>(100, 1.0f));
   auto r = run3([&](Scope& s) {
     return s.literal(0.0f).broadcast({1, 10, 1}).scatter_add(s.parameter_value(ones), -2, s.parameter_value(ip));
   }, "original");
@@ -55,9 +55,9 @@ TEST(ScatterAdd, TenThousandCollisionsMatchTheDocumentedOrder) {
   for (auto& i : idx) i = pick(rng);
   auto acc = random_values(m * inner, 40);
   auto vals = random_values(n * inner, 41);
-  auto pa = env().static_parameter_with_data({m, inner}, "sa_acc", acc);
-  auto pv = env().static_parameter_with_data({n, inner}, "sa_vals", vals);
-  auto pi = env().static_parameter({n}, "sa_i", DType::kU32);
+  auto pa = env().static_parameter_with_data({m, inner}, env().unique_name("sa_acc"), acc);
+  auto pv = env().static_parameter_with_data({n, inner}, env().unique_name("sa_vals"), vals);
+  auto pi = env().static_parameter({n}, env().unique_name("sa_i"), DType::kU32);
   env().write_parameter(pi, idx);
   // The dense strategy's order (the size rule picks it here too; scatter_sort_test.cpp has the
   // sort strategy's version of this test).
@@ -93,8 +93,8 @@ TEST(ScatterAdd, VectorTargetsAgainstReference) {
   std::vector<uint32_t> idx(n);
   for (int64_t k = 0; k < n; ++k) idx[k] = static_cast<uint32_t>((k * 7919) % m);
   auto vals = random_values(n, 42);
-  auto pv = env().static_parameter_with_data({n}, "sv_vals", vals);
-  auto pi = env().static_parameter({n}, "sv_i", DType::kU32);
+  auto pv = env().static_parameter_with_data({n}, env().unique_name("sv_vals"), vals);
+  auto pi = env().static_parameter({n}, env().unique_name("sv_i"), DType::kU32);
   env().write_parameter(pi, idx);
   auto r = run3([&](Scope& s) {
     return s.literal(0.0f).broadcast({m}).scatter_add(s.parameter_value(pv), 0, s.parameter_value(pi));
@@ -109,10 +109,10 @@ TEST(ScatterAdd, VectorTargetsAgainstReference) {
 }
 
 TEST(ScatterAdd, OutOfRangeAndShapeErrors) {
-  auto pv = env().static_parameter_with_data({3, 2}, "se_v", std::vector<float>(6, 1.0f));
-  auto pi = env().static_parameter({3}, "se_i", DType::kU32);
+  auto pv = env().static_parameter_with_data({3, 2}, env().unique_name("se_v"), std::vector<float>(6, 1.0f));
+  auto pi = env().static_parameter({3}, env().unique_name("se_i"), DType::kU32);
   env().write_parameter(pi, std::vector<uint32_t>{0, 4, 1});
-  auto out = env().static_parameter({4, 2}, "se_out");
+  auto out = env().static_parameter({4, 2}, env().unique_name("se_out"));
   Graph g = env().build_graph([&](Scope& s) {
     s.write_parameter_value(out, s.literal(0.0f).broadcast({4, 2}).scatter_add(s.parameter_value(pv), 0, s.parameter_value(pi)));
   });

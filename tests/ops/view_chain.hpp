@@ -222,8 +222,8 @@ inline std::vector<std::vector<float>> check_view_vs_copy(const std::string& nam
                                                           const std::vector<Step>& steps,
                                                           bool full) {
   Host h = apply(Host{in, values}, steps);
-  auto a = env().static_parameter_with_data(in, "view_src", values);
-  auto b = env().static_parameter_with_data(h.shape, "view_copy", h.v);
+  auto a = env().static_parameter_with_data(in, env().unique_name("view_src"), values);
+  auto b = env().static_parameter_with_data(h.shape, env().unique_name("view_copy"), h.v);
   auto ew = [](const Array& x) { return (x * 1.5f + 0.25f).abs().sqrt() - x.exp() * 0.125f; };
   std::vector<std::function<Array(const Array&)>> ops;
   if (!full) {
@@ -244,8 +244,8 @@ inline std::vector<std::vector<float>> check_view_vs_copy(const std::string& nam
     Array cpy = s.parameter_value(b);
     for (auto& op : ops) {
       Array x = op(v), y = op(cpy);
-      outs.push_back(env().static_parameter(x.shape(), "op_view"));
-      outs.push_back(env().static_parameter(y.shape(), "op_copy"));
+      outs.push_back(env().static_parameter(x.shape(), env().unique_name("op_view")));
+      outs.push_back(env().static_parameter(y.shape(), env().unique_name("op_copy")));
       s.write_parameter_value(outs[outs.size() - 2], x);
       s.write_parameter_value(outs.back(), y);
     }

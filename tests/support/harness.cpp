@@ -120,7 +120,7 @@ std::vector<float> run_variant(const std::vector<Parameter>& params, const std::
       std::vector<Array> xs;
       for (const Parameter& p : params) xs.push_back(s.parameter_value(p));
       Array r = fn(s, xs);
-      out = env().static_parameter(r.shape(), "test_out");
+      out = env().static_parameter(r.shape(), env().unique_name("test_out"));
       s.write_parameter_value(out, r);
     });
   } catch (...) {
@@ -153,7 +153,7 @@ CheckResult check_op(const std::string& name, const std::vector<Input>& inputs,
   std::vector<Parameter> params;
   for (size_t i = 0; i < inputs.size(); ++i) {
     shapes += (i ? ", " : "") + inputs[i].shape.str();
-    params.push_back(env().static_parameter_with_data(inputs[i].shape, fmt::format("in{}", i), inputs[i].values));
+    params.push_back(env().static_parameter_with_data(inputs[i].shape, env().unique_name(fmt::format("in{}", i)), inputs[i].values));
   }
   std::string ctx = fmt::format("op {} on {} (DESCENT_TEST_SEED={})", name, shapes, test_seed());
   Graph g;
