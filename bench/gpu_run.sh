@@ -6,23 +6,29 @@
 # torch (the shared torch_reference.py), torch_quick (its --quick mode), train (bench_train:
 # Fashion-MNIST training steps; NETS and EPOCHS pick networks and epochs), fashion (40-epoch
 # accuracy runs + determinism), imagefit (200-epoch fits + determinism), profile (per-kernel
-# times of NETS' training steps). Default: tests bandwidth matmul.
-# Expects gpu/bin/ (stripped Release binaries built in build-gpu/), .gl/ (Vulkan loader debs) and,
-# for `torch`, gpu/torch_reference.py copied from ../shared/bench. Logs go to $OUT.
+# times of NETS' training steps), validation (e2e and grad suites under the Khronos validation
+# layer, from .gl/vulkan-validationlayers*.deb), best (bench/torch_best.py: PyTorch eager, CUDA
+# graph and compiled + graph on every example workload). Default: tests bandwidth matmul.
+# Expects gpu/bin/ (stripped Release binaries built in build-gpu/) and .gl/ (Vulkan loader debs).
+# Logs go to /tmp/logs and come back as $OUT/logs.tgz (the device returns at most 8 files).
 set -u
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-if ! gpu/bin/array_api /tmp > /dev/null 2>&1; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+# Binaries may travel xz-compressed (gpu/xz/NAME.xz) to stay under the transfer limit.
+mkdir -p gpu/bin
+for x in gpu/xz/*.xz; do [ -f "$x" ] && xz -dc "$x" > "gpu/bin/$(basename "$x" .xz)" && chmod +x "gpu/bin/$(basename "$x" .xz)"; done
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$nvidia_icd" ] && export VK_DRIVER_FILES=$nvidia_icd
+FINAL_OUT=${OUT:-/tmp/out}; mkdir -p "$FINAL_OUT"
+OUT=/tmp/logs; mkdir -p "$OUT"
+trap 'tar czf "$FINAL_OUT/logs.tgz" -C "$OUT" .' EXIT
 export DESCENT_CACHE_DIR=/tmp/descent-cache
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/card.txt"
 N=$((1 << 28))
 for what in ${@:-tests bandwidth matmul}; do
   case $what in
     tests)
-      gpu/bin/array_api /tmp | tail -3
-      for t in ops fusion e2e grad; do
+      [ -x gpu/bin/array_api ] && gpu/bin/array_api /tmp | tail -3
+      for t in ${SUITES:-ops fusion e2e grad}; do
         gpu/bin/${t}_tests --gtest_brief=1 > "$OUT/${t}_tests.txt" 2>&1; echo "${t}_tests rc=$?"
         grep -E "PASSED|FAILED|SKIPPED" "$OUT/${t}_tests.txt"
       done ;;
@@ -73,12 +79,20 @@ for what in ${@:-tests bandwidth matmul}; do
       done
       for r in 1 2; do gpu/bin/image_fit multi-hash --epochs 20 --csv /tmp/fit$r.csv -o /tmp/fit$r -q > /dev/null; done
       cmp /tmp/fit1.csv /tmp/fit2.csv && cmp /tmp/fit1_20.png /tmp/fit2_20.png && echo "image_fit determinism: identical" ;;
-    torch_quick)
-      PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda --quick > "$OUT/torch_ref.txt" 2>&1
-      grep -E "RESULT|device" "$OUT/torch_ref.txt" ;;
-    torch)
-      PYTHONUNBUFFERED=1 timeout 300 python3 gpu/torch_reference.py --device cuda > "$OUT/torch_ref.txt" 2>&1
-      grep RESULT "$OUT/torch_ref.txt" ;;
+    validation)
+      # Debian 12's validation layer (1.3.239) predates VK_KHR_cooperative_matrix and
+      # VK_NV_cooperative_matrix2 and reports their structures as unknown, so the workgroup-scope
+      # tensor-core path is off here (DESCENT_COOPMAT2=0); everything else runs as usual.
+      for f in .gl/vulkan-validationlayers*.deb; do dpkg -x "$f" /; done
+      for t in ${VALIDATION_SUITES:-e2e grad}; do
+        DESCENT_VALIDATION=1 DESCENT_COOPMAT2=0 VK_LAYER_PATH=/usr/share/vulkan/explicit_layer.d \
+          gpu/bin/${t}_tests --gtest_brief=1 > "$OUT/${t}_tests_validation.txt" 2>&1
+        echo "${t}_tests (validation) rc=$?"
+        grep -E "PASSED|FAILED|SKIPPED" "$OUT/${t}_tests_validation.txt"
+      done ;;
+    best)
+      PYTHONUNBUFFERED=1 timeout ${BEST_TIMEOUT:-400} python3 bench/torch_best.py ${BEST_ARGS:-} > "$OUT/torch_best.txt" 2>&1
+      echo "torch_best rc=$?"; grep -E "RESULT|device" "$OUT/torch_best.txt" ;;
     *) echo "unknown: $what" ;;
   esac
 done

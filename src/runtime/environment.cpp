@@ -81,6 +81,7 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   co.device_selector = flags().device.empty() ? options.device : flags().device;
   co.validation = options.validation || flags().validation;
   co.api_version = flags().api_version;
+  co.cooperative_matrix2 = flags().coopmat2 != 0;
   auto& s = *state_;
   s.ctx = vk::Context::create(co);
   s.heap = std::make_unique<vk::Heap>(*s.ctx);

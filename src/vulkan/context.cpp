@@ -191,7 +191,7 @@ void Context::create_device(const ContextOptions& options) {
   physical_device_ = selected.device;
   queue_family_ = selected.queue_family;
   detail::FeatureChain wanted;
-  std::vector<const char*> extensions = detail::wanted_features(selected, wanted);
+  std::vector<const char*> extensions = detail::wanted_features(selected, wanted, options.cooperative_matrix2);
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};

@@ -52,6 +52,7 @@ struct ContextOptions {
   std::string device_selector;  // "" (best device) | index | case-insensitive name substring
   bool validation = false;      // Khronos validation layer + synchronization validation
   std::string api_version;      // "" (1.3 when supported, else 1.2) | "1.2" | "1.3"
+  bool cooperative_matrix2 = true;  // enable VK_NV_cooperative_matrix2 (+ KHR) where offered
 };
 
 /// Debug-utils entry points; all null when VK_EXT_debug_utils is unavailable.

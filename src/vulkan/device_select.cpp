@@ -176,13 +176,13 @@ Selected select_device(const std::vector<VkPhysicalDevice>& devices, const std::
   return s;
 }
 
-std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted) {
+std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted, bool coopmat2) {
   FeatureChain have;
   have.use_v13 = s.api >= VK_API_VERSION_1_3;
   have.use_subgroup_ext = !have.use_v13 && contains(s.extensions, "VK_EXT_subgroup_size_control");
   have.use_coop_nv = contains(s.extensions, "VK_NV_cooperative_matrix");
   have.use_coop_khr = contains(s.extensions, "VK_KHR_cooperative_matrix");
-  have.use_coop2_nv = have.use_coop_khr && contains(s.extensions, "VK_NV_cooperative_matrix2");
+  have.use_coop2_nv = coopmat2 && have.use_coop_khr && contains(s.extensions, "VK_NV_cooperative_matrix2");
   have.link();
   vkGetPhysicalDeviceFeatures2(s.device, &have.core);
 
@@ -204,22 +204,30 @@ std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted
     wanted.subgroup_ext.computeFullSubgroups = have.subgroup_ext.computeFullSubgroups;
     extensions.push_back("VK_EXT_subgroup_size_control");
   }
-  if (have.use_coop_nv && have.coop_nv.cooperativeMatrix) {
+  // Cooperative-matrix kernels use the Vulkan memory model (GL_KHR_memory_scope_semantics declares
+  // the VulkanMemoryModel capability), and with the memory model on, every shader's device-scope
+  // atomics (the status word's atomicOr) need vulkanMemoryModelDeviceScope too
+  // (VUID-RuntimeSpirv-vulkanMemoryModel-06265): no matrices without both.
+  const bool memory_model = have.v12.vulkanMemoryModel && have.v12.vulkanMemoryModelDeviceScope;
+  if (have.use_coop_nv && have.coop_nv.cooperativeMatrix && memory_model) {
     wanted.use_coop_nv = true;
     wanted.coop_nv.cooperativeMatrix = VK_TRUE;
+    wanted.v12.vulkanMemoryModel = VK_TRUE;
+    wanted.v12.vulkanMemoryModelDeviceScope = VK_TRUE;
     extensions.push_back("VK_NV_cooperative_matrix");
   }
   // Workgroup-scope matrices of flexible size (VK_NV_cooperative_matrix2 on top of the KHR
   // extension): kernels written with the NV GLSL extension are rewritten to KHR SPIR-V for them
-  // (vulkan/spirv_coopmat.hpp); they use the Vulkan memory model.
+  // (vulkan/spirv_coopmat.hpp); they use the Vulkan memory model too.
   if (have.use_coop2_nv && have.coop_khr.cooperativeMatrix && have.coop2_nv.workgroupScope &&
-      have.coop2_nv.flexibleDimensions && have.v12.vulkanMemoryModel) {
+      have.coop2_nv.flexibleDimensions && memory_model) {
     wanted.use_coop_khr = wanted.use_coop2_nv = true;
     wanted.coop_khr.cooperativeMatrix = VK_TRUE;
     wanted.coop2_nv.workgroupScope = VK_TRUE;
     wanted.coop2_nv.flexibleDimensions = VK_TRUE;
     wanted.coop2_nv.tensorAddressing = have.coop2_nv.tensorAddressing;  // tensor-addressed loads
     wanted.v12.vulkanMemoryModel = VK_TRUE;
+    wanted.v12.vulkanMemoryModelDeviceScope = VK_TRUE;
     extensions.push_back("VK_KHR_cooperative_matrix");
     extensions.push_back("VK_NV_cooperative_matrix2");
   }

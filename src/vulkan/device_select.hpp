@@ -68,7 +68,9 @@ Selected select_device(const std::vector<VkPhysicalDevice>& devices, const std::
 
 /// Fills `wanted` with the required features plus the optional ones `selected` supports, and
 /// returns the device extensions to enable.
-std::vector<const char*> wanted_features(const Selected& selected, FeatureChain& wanted);
+/// The extensions to enable and, in `wanted`, the features; `coopmat2` false leaves
+/// VK_NV_cooperative_matrix2 (and the KHR matrices and memory model it needs) off.
+std::vector<const char*> wanted_features(const Selected& selected, FeatureChain& wanted, bool coopmat2);
 
 DeviceInfo read_device_info(const Selected& selected, const FeatureChain& enabled);
 

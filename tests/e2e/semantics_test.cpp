@@ -222,7 +222,7 @@ TEST(AdamFormula, BiasCorrectionsStayNearFloat32Rounding) {
       EXPECT_LT(rel, 2e-6) << "t = " << t << " element " << i << ": " << got[i] << " vs " << want;
     }
   }
-  RecordProperty("adam_worst_relative_error", std::to_string(worst));
+  RecordProperty("adam_worst_relative_error", fmt::format("{:.3g}", worst));
 }
 
 TEST(ParameterNames, DefaultLayerNamesAreUnique) {
