@@ -1,6 +1,6 @@
-// Bandwidth benchmark for issue 2's targets: a fused elementwise chain and row reductions versus
+// Bandwidth benchmark for the fused-chain and reduction targets: a fused elementwise chain and row reductions versus
 // the copy bandwidth measured in the same process (a plain vec4 grid-stride copy shader).
-// Prints CSV rows "case,bytes,ms,GB/s,fraction_of_copy"; the numbers go to docs/PERFORMANCE.md
+// Prints CSV rows "case,bytes,ms,GB/s,fraction_of_copy"; the numbers go to docs/perf/HISTORY.md
 // with the card's name. Times are GPU timestamps (median of repetitions), inputs are random.
 #include <descent/descent.hpp>
 
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   for (int again = 1; again <= 5; ++again)
     row("fused_adam_update_again" + std::to_string(again), 7 * qb, time_graph(env, g_adam, reps), copy_gbs);
   {
-    // Variants of the generated Adam kernel, to see what limits it (recorded in PERFORMANCE.md).
+    // Variants of the generated Adam kernel, to see what limits it (recorded in docs/perf/HISTORY.md).
     std::string src = g_adam.kernel_source(0);
     std::string restrict_src = replace_all(replace_all(src, ") readonly buffer", ") readonly restrict buffer"), ") writeonly buffer", ") writeonly restrict buffer");
     row("variant_adam_restrict", 7 * qb, time_variant(env, g_adam, restrict_src, reps), copy_gbs);

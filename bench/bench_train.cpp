@@ -1,4 +1,4 @@
-// Training-step benchmark on random data, shaped like ../shared/bench/torch_reference.py:
+// Training-step benchmark on random data, shaped like bench/torch_best.py:
 // Fashion-MNIST networks (batch 1000, Adam lr 0.005, one "epoch" = 60 steps) and the image_fit
 // networks (relu, relu-pe, siren, multi-hash: steps of batch 16384, Adam lr 0.02, beta2 0.99).
 // Usage: bench_train [network ...] [--epochs N] [--steps S]. Prints CSV rows

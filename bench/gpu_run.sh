@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device-machine call (see docs/PERFORMANCE.md). Usage: bash bench/gpu_run.sh [what...]
-# where what is any of: tests (T13 suites + array_api), bandwidth (bench_elementwise + PyTorch),
+# where what is any of: tests (the GPU suites + array_api), bandwidth (bench_elementwise + PyTorch),
 # matmul (bench_matmul + cuBLAS), coopmat (every cooperative-matrix tile variant, float16 inputs,
 # + cuBLAS; COOPMAT_VARIANTS=all or a list like 1,3), variants (hand-written diagnostic kernels),
 # torch (the shared torch_reference.py), torch_quick (its --quick mode), train (bench_train:

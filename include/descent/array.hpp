@@ -114,7 +114,7 @@ class Array {
   ///    over n keys (independent of m and f), a segmented scan (ceil(log2 n) steps over n x f
   ///    values) and a binary search per target (m x ceil(log2 n) reads). A hash-grid level
   ///    (table [4096, 2], 65,536 updates) is 93 dispatches and 0.3 s of CPU on lavapipe (2
-  ///    cores), dense 6 s (docs/PERFORMANCE.md). Each output is acc + S, or acc + 0
+  ///    cores), dense 6 s (docs/perf/HISTORY.md). Each output is acc + S, or acc + 0
   ///    where nothing lands; S sums the contributions c_0..c_{L-1} (increasing k) in a fixed
   ///    tree: they are right-aligned in a row of 2^ceil(log2 L) slots (empty slots on the left)
   ///    and adjacent pairs are added level by level (earlier + later), a pair with one empty

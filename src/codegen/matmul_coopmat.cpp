@@ -28,7 +28,7 @@ constexpr Variant kVariants[] = {
     {128, 128, 32, 2, 2, 2},  // 5: 128 threads, subgroup tiles 64x64
     {256, 128, 32, 4, 2, 1},  // 6: 256 threads, subgroup tiles 64x64, one buffer
     {64, 64, 32, 2, 2, 2},    // 7: 128 threads, subgroup tiles 32x32, for small products
-    // Tried on the H100 and dropped (PERFORMANCE.md): 512 threads with 64x32 subgroup tiles
+    // Tried on the H100 and dropped (docs/perf/HISTORY.md): 512 threads with 64x32 subgroup tiles
     // (256x128x32 and 128x256x32, one stage; 128x128x32 with 32x32 tiles): 120-139 TFLOP/s.
 };
 constexpr int kVariantCount = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
@@ -115,7 +115,7 @@ int choose_variant(const KernelSpec& k, const Target& t) {
   };
   if (t.coopmat_variant >= 1 && t.coopmat_variant <= kVariantCount && fits(t.coopmat_variant))
     return t.coopmat_variant;
-  // The H100 benchmark of every variant (docs/PERFORMANCE.md, session 4, with the GPU warmed up):
+  // The H100 benchmark of every variant (docs/perf/HISTORY.md, session 4, with the GPU warmed up):
   // 256x128x32 with one buffer (6) best at 2048-8192, 128x256 (4) next; 256x128x16 (3) for
   // products too narrow for 256 columns. Largest tiles that still fill the card.
   for (int i : {6, N >= 256 ? 4 : 3, 1})

@@ -19,7 +19,7 @@ using detail::kPackedTile;
 /// run. No epilogue: the accumulator is stored whole (the fusion pass gives such a kernel none).
 /// With B packed along N the kernel computes C^T = B^T A^T (both operands then load column-major,
 /// which the H100 runs at 298-317 TFLOP/s against 267-282 for row-major A with row-major B;
-/// docs/PERFORMANCE.md) and stores the accumulator column-major, so C is still row-major.
+/// docs/perf/HISTORY.md) and stores the accumulator column-major, so C is still row-major.
 GeneratedKernel matmul_coopmat2(const KernelSpec& k, const Target& t) {
   const Shape& s = k.matmul_shape;
   DESCENT_ASSERT(s.rank() >= 2, "packed matmul rank");
@@ -42,7 +42,7 @@ GeneratedKernel matmul_coopmat2(const KernelSpec& k, const Target& t) {
   GlslWriter w;
   // No float-control execution modes: the kernel has no float32 arithmetic of its own (only the
   // matrix products, whose rounding the hardware fixes), and without them the H100 ran the
-  // products a few percent faster (docs/PERFORMANCE.md).
+  // products a few percent faster (docs/perf/HISTORY.md).
   Target plain = t;
   plain.denorm_preserve = plain.nan_preserve = false;
   header(w, k, plain, 128, false, true);

@@ -18,7 +18,7 @@ enum class ScatterStrategy : uint8_t {
 
 /// The size rule of kAuto: sort when targets x updates >= kScatterSortMinWork and targets >=
 /// log2(updates)^2 (log2 rounded up). Measured on lavapipe (2 cores, bench/bench_scatter.cpp,
-/// numbers in docs/PERFORMANCE.md): the dense kernel's cost per update grows with the targets,
+/// numbers in docs/perf/HISTORY.md): the dense kernel's cost per update grows with the targets,
 /// the sort's with log2(updates)^2 (its stage count), and they cross near targets =
 /// log2(updates)^2 (128-256 targets at 4,096-65,536 updates), so a plain product threshold
 /// would sort 64 targets x 16,384 updates (2.4x slower than dense). Below the minimum work

@@ -106,7 +106,7 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
   fo.max_bindings = static_cast<int>(env.ctx->info().max_push_constants_size / 8) - 1;
   // Off unless asked for (DESCENT_MATMUL_PROLOGUE=1, tests): on the H100 the conv-net's weight
   // gradients got slower with their patches computed in the loads than with the patches stored
-  // (docs/PERFORMANCE.md), and CPU devices' matmul kernels need operands in memory.
+  // (docs/perf/HISTORY.md), and CPU devices' matmul kernels need operands in memory.
   fo.matmul_prologue = env.target.matmul_prologue == 1;
   cg->kernels = build_kernels(cg->ir, fo);
   MemoryPlan plan = plan_memory(cg->ir, cg->kernels);

@@ -1,4 +1,4 @@
-// T5: determinism. A graph mixing Scope::rand, elementwise ops and reductions gives identical bits
+// Determinism. A graph mixing Scope::rand, elementwise ops and reductions gives identical bits
 // on every run, for rebuilt graphs, unfused, and in a fresh process; different seeds differ; rand
 // matches the CPU generator detail::rand_uniform(seed, uid, index) bit for bit (uids count from 0
 // per scope in call order) and 1e6 of its values look uniform. No float atomics in the shaders.

@@ -1,4 +1,4 @@
-// Module API (issue 5): layer shapes and parameter counts, train vs test graphs (dropout), the
+// Module API: layer shapes and parameter counts, train vs test graphs (dropout), the
 // fixed blur, initialiser reproducibility.
 #include <cmath>
 #include <numeric>

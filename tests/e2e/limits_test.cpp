@@ -1,4 +1,4 @@
-// T7 and memory: arrays past lavapipe's 128 MiB maxStorageBufferRange (elementwise and row
+// Device limits and memory: arrays past lavapipe's 128 MiB maxStorageBufferRange (elementwise and row
 // reduction, checked on the host); injected out-of-memory on device allocation (typed error, no
 // leak, identical bits afterwards); forced reduction thread counts (tree vs serial); kernels with
 // more operands or outputs than the push-constant binding budget (fusion must split them).

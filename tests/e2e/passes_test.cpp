@@ -1,4 +1,4 @@
-// T0 for the compiler passes, observed through a real Environment: dead code elimination, common
+// Unit checks of the compiler passes, observed through a real Environment: dead code elimination, common
 // subexpressions, arithmetic simplification (and its -0 corners), literal folding, view folding
 // (zero-copy transpose+slice), and the Graphviz drawing (one cluster per kernel, count label).
 // Every structural check is paired with a value check so a pass cannot "simplify" wrongly.

@@ -1,4 +1,4 @@
-// End-to-end training (issue 4): a two-spirals MLP must reach >= 98% accuracy; 200 Adam steps run
+// End-to-end training: a two-spirals MLP must reach >= 98% accuracy; 200 Adam steps run
 // twice give bit-identical parameters; fused and unfused training give bit-identical parameters.
 #include <fmt/format.h>
 

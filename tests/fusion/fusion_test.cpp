@@ -1,4 +1,4 @@
-// T4: kernel-count assertions for fusion decisions (what must fuse, and what must not).
+// Kernel-count assertions for fusion decisions (what must fuse, and what must not).
 #include "support/harness.hpp"
 
 namespace descent::testing {

@@ -1,4 +1,4 @@
-// T4 fusion invariance: 50 seeded random graphs (3-12 ops mixing elementwise ops, broadcasts,
+// Fusion invariance (fused == unfused): 50 seeded random graphs (3-12 ops mixing elementwise ops, broadcasts,
 // transposes, slices, pads, reshapes and reductions over 1-3 parameters, 1-3 outputs, some written
 // back into an input) give the same bits fused and with fusion disabled, on two runs each, and
 // match the float64 reference loosely; plus multi-output kernels and in-place updates via views.

@@ -1,4 +1,4 @@
-// Gradient checks (test plan T2): class E compares the float64 reference interpreter's backward
+// Gradient checks (docs/testing.md): class E compares the float64 reference interpreter's backward
 // graph with central differences of its forward graph; class F compares the device's backward
 // graph with that float64 backward. Each check also runs the graph twice and unfused (bit-identical).
 #pragma once

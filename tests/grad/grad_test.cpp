@@ -1,4 +1,4 @@
-// T2 gradients: every differentiable op on >= 3 shapes (incl. broadcast and non-contiguous inputs),
+// Gradients: every differentiable op on >= 3 shapes (incl. broadcast and non-contiguous inputs),
 // class E against central differences and class F on the device (see grad_check.hpp).
 #include "grad/grad_check.hpp"
 #include "graph/scatter.hpp"
@@ -306,7 +306,7 @@ TEST(Grad, ConvNetWithCrossEntropy) {
 namespace descent::testing {
 namespace {
 
-// Encodings (issue 6): class E and F for the positional encoding (w.r.t. its input) and the hash
+// Encodings: class E and F for the positional encoding (w.r.t. its input) and the hash
 // grid (w.r.t. every level's table, dense and hashed levels, through gather -> scatter_add).
 TEST(Grad, PositionalEncoding) {
   PositionalEncoding pe(4);

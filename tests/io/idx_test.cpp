@@ -1,4 +1,4 @@
-// T9 for IDX files: round trips (plain and gzip), the byte layout against a hand-made fixture,
+// IDX files: round trips (plain and gzip), the byte layout against a hand-made fixture,
 // and the corruption catalogue (bad magic, truncation at every length, overflowing counts,
 // trailing bytes, damaged gzip): each must be a FormatError naming the path and byte offset.
 #include <zlib.h>

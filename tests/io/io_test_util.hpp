@@ -1,4 +1,4 @@
-// Shared helpers for the file-format tests (T9): a per-test scratch directory, raw byte files,
+// Shared helpers for the file-format tests: a per-test scratch directory, raw byte files,
 // and the check every corrupt-file case makes (FormatError naming the path and the byte offset).
 // Test-only; must not depend on the code under test to build its fixtures.
 #pragma once

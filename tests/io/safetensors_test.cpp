@@ -1,4 +1,4 @@
-// T9 for safetensors checkpoints: round trips, the byte layout against the format description
+// Safetensors checkpoints: round trips, the byte layout against the format description
 // (no Python safetensors module here, so the fixtures are written by hand from the spec), the
 // corruption catalogue, and atomic replacement when a save fails part way.
 #include <sys/resource.h>

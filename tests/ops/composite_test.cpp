@@ -1,4 +1,4 @@
-// T1/T4/T8 for composite ops built from primitives: concat, one_hot, argmax (exact class).
+// Composite ops built from primitives: concat, one_hot, argmax (exact class).
 #include <cmath>
 
 #include "support/harness.hpp"

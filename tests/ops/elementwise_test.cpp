@@ -1,4 +1,4 @@
-// T1/T3/T4/T5 for per-element ops: each op on edge shapes, special values and views, against the
+// Per-element ops: each op on edge shapes, special values and views, against the
 // float64 reference (with its tolerance class), fused == unfused, run twice bit-identical.
 #include "support/harness.hpp"
 

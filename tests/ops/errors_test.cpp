@@ -1,4 +1,4 @@
-// T8: bad input and API misuse. Every op family gets >= 3 negative cases; each must throw the
+// Bad input and API misuse. Every op family gets >= 3 negative cases; each must throw the
 // right type (ShapeError for shapes/axes/arguments, UsageError for misuse) with a message that
 // names the op and the shapes involved, and must leave the Environment usable (checked at the end).
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 // Runs the code shapes descent generates for GPUs (2-D grid without loops, multi-thread reductions
 // with subgroup butterflies) on whatever device CI has, by switching the codegen target for a
-// while. On lavapipe this covers what otherwise only the GPU run (T13) would exercise.
+// while. On lavapipe this covers what otherwise only a GPU run would exercise.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -409,7 +409,7 @@ namespace descent::testing {
 namespace {
 
 TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
-  // T7: with the dispatch grid capped at 1 and 3 workgroups, the grid-stride loops of
+  // Device limits: with the dispatch grid capped at 1 and 3 workgroups, the grid-stride loops of
   // elementwise, reduction and matmul kernels must still reach every element (CPU and GPU code
   // shapes).
   codegen::Target saved = env().state().target;

@@ -1,4 +1,4 @@
-// T1/T3/T4/T5 for matmul: ragged sizes on both sides of the tile sizes, batch broadcasting,
+// Matmul: ragged sizes on both sides of the tile sizes, batch broadcasting,
 // operands as views (transposed, sliced, broadcast), fused epilogues, against the float64
 // reference with class D tolerance (the bound uses sum |a_ik b_kj| from the reference itself).
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-// T1 for reductions: sum and max over every axis of edge shapes, through views, with fused
+// Reductions: sum and max over every axis of edge shapes, through views, with fused
 // prologues, against the float64 reference (class D for sums, exact for max).
 #include <cmath>
 

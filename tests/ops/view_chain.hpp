@@ -1,6 +1,6 @@
 // Test helpers for tests/ops/views_test.cpp: a chain of view ops (Step) applied both on the device
 // (Array) and on the host by an independent gather, plus the two checks every view case runs:
-// exact vs reference + host (T1) and op(view) == op(contiguous host copy) bit for bit (T3).
+// exact vs reference + host, and op(view) == op(contiguous host copy) bit for bit.
 // Header-only, test-only; everything lives in descent::testing::view_chain.
 #pragma once
 #include <fmt/format.h>
@@ -193,7 +193,7 @@ inline void expect_bits(const std::vector<float>& got, const std::vector<float>&
       ADD_FAILURE() << ctx << ": element " << i << " got " << got[i] << " want " << want[i];
 }
 
-// ---- T1: the view alone, against the reference and the host gather ----
+// ---- the view alone, against the reference and the host gather ----
 
 struct ViewCase {
   const char* name;
@@ -211,7 +211,7 @@ inline void check_view(const ViewCase& c, const std::vector<float>& values) {
   expect_bits(r.gpu, want.v, std::string(c.name) + " vs host gather");
 }
 
-// ---- T3: op(view) == op(contiguous copy), the copy computed on the host and uploaded ----
+// ---- op(view) == op(contiguous copy), the copy computed on the host and uploaded ----
 
 /// Runs ops on apply(x, steps) and on a parameter holding the host-computed view; returns all
 /// outputs (view side) after checking both sides agree bit for bit. `full`: elementwise, select,

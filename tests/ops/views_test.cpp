@@ -1,4 +1,4 @@
-// T1/T3 for view ops (broadcast, reshape, transpose/permute, slice, pad, insert/remove_axis,
+// View ops (broadcast, reshape, transpose/permute, slice, pad, insert/remove_axis,
 // flatten) and chains of them on awkward shapes: exact class against the float64 reference AND an
 // independent host gather; op(view) bit-identical to op(contiguous copy uploaded from the host);
 // offset views and strided slices whose skipped elements are NaN (no NaN may leak into results).

@@ -1,4 +1,4 @@
-// T0/T2 without a device: the pack_half2 reference (float16 rounding and packing) and the
+// Without a device: the pack_half2 reference (float16 rounding and packing) and the
 // tensor-core operand-packing pass, checked by running the float64 reference interpreter on the
 // graph before and after the pass.
 #include <gtest/gtest.h>

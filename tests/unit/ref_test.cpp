@@ -1,4 +1,4 @@
-// T0: the reference interpreter on hand-computed cases, and the CPU random generator's contract.
+// The reference interpreter on hand-computed cases, and the CPU random generator's contract.
 #include <gtest/gtest.h>
 
 #include "ref/interpreter.hpp"

@@ -1,4 +1,4 @@
-// T0 for the view algebra: every composition and reshape agrees with applying the views one after
+// The view algebra: every composition and reshape agrees with applying the views one after
 // the other through the reference address function (a brute-force gather).
 #include <gtest/gtest.h>
 
