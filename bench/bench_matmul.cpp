@@ -1,10 +1,8 @@
-// Matmul benchmark (targets M1 and M2): square products 1024..8192 through descent's generated
+// Matmul benchmark: square products 1024..8192 through descent's generated
 // kernels, FP32 and float16 inputs, GPU-timestamped with the GPU kept busy, random inputs,
 // spot-checked against a float64 dot product on the host. Prints "case,n,ms,TFLOP/s,max_rel_err".
-// Usage: bench_matmul [--fp16-only] [--bt] [--diag=1|2] [--variants=all|1,3,...] [sizes...]. --bt
-// reads B through a transposed view (B stored [N, K], as a Linear layer's weight). --diag times
-// diagnostic coopmat kernels (1: no global loads in the K loop, 2: half of them; wrong values,
-// Target::coopmat_diagnostic). --variants times each
+// Usage: bench_matmul [--fp16-only] [--bt] [--variants=all|1,3,...] [sizes...]. --bt
+// reads B through a transposed view (B stored [N, K], as a Linear layer's weight). --variants times each
 // cooperative-matrix tile variant (Target::coopmat_variant) in this one process; the case name
 // then carries the variant the kernel actually used (a forced variant that does not fit the
 // device's shared memory falls back, and the name says so).
@@ -36,15 +34,12 @@ int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   std::vector<int> variants = {-1};  // -1: whatever the environment chooses
   bool fp32 = true, bt = false;
-  int diag = 0;  // --diag=1|2: Target::coopmat_diagnostic for the fp16 runs (timing only)
   for (int i = 1; i < argc; ++i) try {
     std::string arg = argv[i];
     if (arg == "--fp16-only") {
       fp32 = false;
     } else if (arg == "--bt") {
       bt = true;
-    } else if (arg.rfind("--diag=", 0) == 0) {
-      diag = std::stoi(arg.substr(7));
     } else if (arg.rfind("--variants=", 0) == 0) {
       variants.clear();
       std::string list = arg.substr(11);
@@ -84,7 +79,6 @@ int main(int argc, char** argv) {
     const int chosen = env.state().target.coopmat_variant;
     for (auto [precision, variant] : runs) {
       env.state().target.coopmat_variant = variant < 0 ? chosen : variant;
-      env.state().target.coopmat_diagnostic = precision == MatMulPrecision::kFloat16Inputs ? diag : 0;
       detail::mutable_flags().debug = 2;
       Graph g = env.build_graph([&](Scope& s) {
         Array bv = bt ? s.parameter_value(pb).transpose() : s.parameter_value(pb);
@@ -117,7 +111,6 @@ int main(int argc, char** argv) {
         if (g.kernel_source(i).find("gl_ScopeWorkgroup") != std::string::npos)
           used = "coopmat2_" + std::to_string(g.kernel_count()) + "kernels";
       if (!used.empty()) name += "_" + used;
-      if (fp16 && diag) name += "_diag" + std::to_string(diag) + "_wrong_values";
       if (variant > 0 && used.rfind("v" + std::to_string(variant) + "_", 0) != 0) name += "_fallback";
       if (fp16) {  // per-kernel split (packing kernels, product) to stderr
         for (const auto& kt : env.last_timings(g)) std::fprintf(stderr, "  %s,%lld,%s,%.4f ms\n", name.c_str(), static_cast<long long>(n), kt.label.c_str(), kt.ms);

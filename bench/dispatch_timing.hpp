@@ -1,5 +1,4 @@
-// Shared by the benchmarks (bench_elementwise, bench_bandwidth_variants, bench_cpu_probe,
-// bench_coopmat_probe, bench_matmul): the median of repeated timings, GPU timestamps around
+// Shared by the benchmarks (bench_elementwise, bench_matmul, ...): the median of repeated timings, GPU timestamps around
 // dispatches of one pipeline recorded back to back in one command buffer, and a spot check of a
 // matrix product. Bench code only; uses library internals.
 #pragma once

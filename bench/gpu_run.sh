@@ -2,7 +2,7 @@
 # One device-machine call (see docs/PERFORMANCE.md). Usage: bash bench/gpu_run.sh [what...]
 # where what is any of: tests (the GPU suites + array_api), bandwidth (bench_elementwise + PyTorch),
 # matmul (bench_matmul + cuBLAS), coopmat (every cooperative-matrix tile variant, float16 inputs,
-# + cuBLAS; COOPMAT_VARIANTS=all or a list like 1,3), variants (hand-written diagnostic kernels),
+# + cuBLAS; COOPMAT_VARIANTS=all or a list like 1,3),
 # torch (the shared torch_reference.py), torch_quick (its --quick mode), train (bench_train:
 # Fashion-MNIST training steps; NETS and EPOCHS pick networks and epochs), fashion (40-epoch
 # accuracy runs + determinism), imagefit (200-epoch fits + determinism), profile (per-kernel
@@ -48,9 +48,6 @@ for what in ${@:-tests bandwidth matmul}; do
       echo "bench rc=$?"
       PYTHONUNBUFFERED=1 python3 bench/torch_matmul.py ${SIZES:-2048 4096 8192} > "$OUT/torch_matmul.txt" 2>&1
       cat "$OUT/coopmat.csv" "$OUT/torch_matmul.txt" ;;
-    variants)
-      gpu/bin/bench_bandwidth_variants $N 20 random > "$OUT/variants.csv" 2> "$OUT/variants.err"
-      cat "$OUT/variants.csv" ;;
     train)
       # No DESCENT_DEBUG here: at 2 and above every run waits for its timestamps (see profile).
       gpu/bin/bench_train ${NETS:-linear single-layer conv-net} --epochs ${EPOCHS:-3} > "$OUT/train.csv" 2> "$OUT/train.err"

@@ -1,8 +1,9 @@
 // GLSL for CPU devices (lavapipe): elementwise and reduction kernels shaped for a driver that
 // runs invocations as SIMD lanes and turns every lane-dependent memory access into a scalar loop
 // over the lanes (dearer inside control flow; a 64-bit load costs about what a 32-bit one does).
-// The measurements behind these choices: bench/bench_cpu_probe.cpp. Writes GLSL only; every
-// element is computed exactly as by the general kernels in generate.cpp (bit-identical).
+// The measurements behind these choices: docs/perf/HISTORY.md, "Lavapipe" (made with a probe
+// since removed; git history has it). Writes GLSL only; every element is computed exactly as by
+// the general kernels in generate.cpp (bit-identical).
 #include "codegen/body.hpp"
 
 namespace descent::codegen::internal {

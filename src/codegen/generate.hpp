@@ -21,8 +21,6 @@ struct Target {
   uint32_t max_shared_memory = 16384;  // maxComputeSharedMemorySize, bytes (16 KiB: the minimum)
   int coopmat_variant = 0;          // 0: automatic; n > 0: tile configuration n (DESCENT_COOPMAT_VARIANT)
   bool coopmat_emulate = false;     // tests: without coopmat_nv, the coopmat kernel in plain GLSL
-  int coopmat_diagnostic = 0;       // bench_matmul --diag only (results are WRONG): 1 no global
-                                    // loads inside the K loop, 2 half the global loads
   int matmul_tile = 0;              // tests: 0 automatic; 128 the big GPU kernel; 16/32/64 narrow
                                     // tiles of that size (GPU code paths only)
   int matmul_prologue = 0;          // 1: inline single-node elementwise producers into matmul

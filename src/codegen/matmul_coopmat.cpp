@@ -210,19 +210,13 @@ std::string acc_name(int i, int j) { return fmt::format("c{}_{}", i, j); }
 
 /// Global -> register loads of one panel for the K step at `k0` (a GLSL expression). Thread lid
 /// owns 8-element runs at panel rows lid / cpr + i * (threads / cpr), columns (lid % cpr) * 8.
-/// `half`: diagnostic (Target::coopmat_diagnostic 2) loading only the first vec4 of each run, the
-/// global traffic float16 operands would need; the values are wrong.
-void emit_loads(GlslWriter& w, const Panel& p, int threads, const std::string& mn0, const std::string& k0,
-                bool half = false) {
+void emit_loads(GlslWriter& w, const Panel& p, int threads, const std::string& mn0, const std::string& k0) {
   int cpr = p.cols / 8, n = p.rows * cpr / threads, rs = threads / cpr;
   std::string r0 = p.rows_k ? k0 : mn0, c0 = p.rows_k ? mn0 : k0;
   for (int i = 0; i < n; ++i) {
     std::string r = fmt::format("{} + {}r + {}", r0, p.name, i * rs);
-    if (half)
-      w.line("{0}{1}l = load4_{0}(b, {2}, {3} + {0}c); {0}{1}h = {0}{1}l;", p.name, i, r, c0);
-    else
-      w.line("{0}{1}l = load4_{0}(b, {2}, {3} + {0}c); {0}{1}h = load4_{0}(b, {2}, {3} + {0}c + 4);", p.name,
-             i, r, c0);
+    w.line("{0}{1}l = load4_{0}(b, {2}, {3} + {0}c); {0}{1}h = load4_{0}(b, {2}, {3} + {0}c + 4);", p.name,
+           i, r, c0);
   }
 }
 
@@ -256,15 +250,12 @@ void emit_products(const Frags& f, const Layout& L, const Variant& v, const std:
 }
 
 /// The K loop: prologue, then per step the next step's loads, this step's products, the stores.
-/// `diag` (Target::coopmat_diagnostic): 1 drops the loads inside the loop, 2 halves them, 3 keeps
-/// only the fragment products (fragments loaded once, before the loop).
-void emit_k_loop(GlslWriter& w, const Frags& f, const Layout& L, const Variant& v, int64_t K, int diag) {
+void emit_k_loop(GlslWriter& w, const Frags& f, const Layout& L, const Variant& v, int64_t K) {
   const int threads = 32 * v.wm * v.wn;
   const int64_t steps = (K + v.bk - 1) / v.bk;
   auto loads = [&](const std::string& k0) {
-    if (diag == 1 && k0 != "0") return;
-    emit_loads(w, L.a, threads, "m0", k0, diag == 2);
-    emit_loads(w, L.b, threads, "n0", k0, diag == 2);
+    emit_loads(w, L.a, threads, "m0", k0);
+    emit_loads(w, L.b, threads, "n0", k0);
   };
   auto stores = [&](const std::string& sb) {
     emit_stores(w, L.a, threads, sb);
@@ -276,23 +267,6 @@ void emit_k_loop(GlslWriter& w, const Frags& f, const Layout& L, const Variant& 
   if (v.stages == 2) {
     stores("0");
     w.line("barrier();");
-  }
-  if (diag == 3) {
-    if (v.stages != 2) {
-      stores("0");
-      w.line("barrier();");
-    }
-    const int fm = v.bm / v.wm / 16, fn = v.bn / v.wn / 16;
-    for (int kk = 0; kk < v.bk / 16; ++kk) {
-      for (int i = 0; i < fm; ++i) f.load(fmt::format("a{}_{}", kk, i), fmt::format("fa + {}", i * 2), L.a.stride, false);
-      for (int j = 0; j < fn; ++j) f.load(fmt::format("b{}_{}", kk, j), fmt::format("fb + {}", j * 2), L.b.stride, false);
-    }
-    w.open(fmt::format("for (int kt = 0; kt < {}; ++kt)", steps));
-    for (int kk = 0; kk < v.bk / 16; ++kk)
-      for (int j = 0; j < fn; ++j)
-        for (int i = 0; i < fm; ++i) f.mma(acc_name(i, j), fmt::format("a{}_{}", kk, i), fmt::format("b{}_{}", kk, j));
-    w.close();
-    return;
   }
   w.open(fmt::format("for (int kt = 0; kt < {}; ++kt)", steps));
   if (v.stages == 2) {
@@ -402,10 +376,9 @@ GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t) {
   g.groups_z = static_cast<uint32_t>(std::min<int64_t>(d.B, 65535));
   GlslWriter w;
   header(w, k, t, threads, false, !emu, emu ? "GL_EXT_control_flow_attributes" : nullptr);
-  w.line("// coopmat variant {}: {}x{}x{} tiles, {}x{} subgroups, {} stage(s), loads A {} B {}{}{}", vi, v.bm,
+  w.line("// coopmat variant {}: {}x{}x{} tiles, {}x{} subgroups, {} stage(s), loads A {} B {}{}", vi, v.bm,
          v.bn, v.bk, v.wm, v.wn, v.stages, L.a.vec ? "vec4" : "scalar", L.b.vec ? "vec4" : "scalar",
-         emu ? ", emulated fragments" : "",
-         t.coopmat_diagnostic ? fmt::format(", DIAGNOSTIC {} (wrong results)", t.coopmat_diagnostic) : "");
+         emu ? ", emulated fragments" : "");
   for (const Panel* p : {&L.a, &L.b}) {
     const View& view = p == &L.a ? k.a_view : k.b_view;
     int input = p == &L.a ? k.a_input : k.b_input;
@@ -423,7 +396,7 @@ GeneratedKernel matmul_coopmat(const KernelSpec& k, const Target& t) {
   w.open(fmt::format("for (int b = int(gl_WorkGroupID.z); b < {}; b += {})", d.B, g.groups_z));
   for (int i = 0; i < tm / 16; ++i)
     for (int j = 0; j < tn / 16; ++j) f.zero(acc_name(i, j));
-  if (d.K > 0) emit_k_loop(w, f, L, v, d.K, t.coopmat_diagnostic);
+  if (d.K > 0) emit_k_loop(w, f, L, v, d.K);
   emit_results(w, f, v, ef, d);
   w.line("barrier();  // the next batch's operand stores reuse the staging area");
   w.close();

@@ -3,7 +3,7 @@
 // the lanes: the kernels minimise such accesses per FMA. Two shapes: register-blocked with a k
 // loop (matmul_cpu) and straight-line for small B (matmul_cpu_unrolled). Both sum every output as
 // one fma chain over k = 0..K-1 in increasing order, like matmul.cpp's kernels, so the choice
-// never changes results. Measurements: bench/bench_cpu_probe.cpp, bench/bench_cpu_matmul.cpp.
+// never changes results. Measurements: bench/bench_cpu_matmul.cpp and docs/perf/HISTORY.md.
 #include "codegen/matmul.hpp"
 
 namespace descent::codegen::internal {

@@ -34,7 +34,6 @@ struct DeviceInfo {
   bool has_float16 = false;           // shaderFloat16 and storageBuffer16BitAccess, both enabled
   bool has_cooperative_matrix_nv = false;
   bool has_coopmat2_workgroup = false;  // VK_NV_cooperative_matrix2 workgroup scope + flexible sizes
-  bool has_coopmat2_tensor_addressing = false;  // ... and tensor-addressed loads (vk::TensorLoad)
   // Optional features that were enabled on the device (beyond the spec's list; used internally).
   bool has_timeline_semaphore = false, has_host_query_reset = false;
   bool has_subgroup_size_control = false;

@@ -225,7 +225,6 @@ std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted
     wanted.coop_khr.cooperativeMatrix = VK_TRUE;
     wanted.coop2_nv.workgroupScope = VK_TRUE;
     wanted.coop2_nv.flexibleDimensions = VK_TRUE;
-    wanted.coop2_nv.tensorAddressing = have.coop2_nv.tensorAddressing;  // tensor-addressed loads
     wanted.v12.vulkanMemoryModel = VK_TRUE;
     wanted.v12.vulkanMemoryModelDeviceScope = VK_TRUE;
     extensions.push_back("VK_KHR_cooperative_matrix");
@@ -278,7 +277,6 @@ DeviceInfo read_device_info(const Selected& s, const FeatureChain& enabled) {
   info.has_float16 = enabled.v12.shaderFloat16 && enabled.v11.storageBuffer16BitAccess;
   info.has_cooperative_matrix_nv = enabled.use_coop_nv && enabled.coop_nv.cooperativeMatrix;
   info.has_coopmat2_workgroup = enabled.use_coop2_nv && enabled.coop2_nv.workgroupScope;
-  info.has_coopmat2_tensor_addressing = info.has_coopmat2_workgroup && enabled.coop2_nv.tensorAddressing;
   info.has_timeline_semaphore = enabled.v12.timelineSemaphore;
   info.has_host_query_reset = enabled.v12.hostQueryReset;
   info.has_subgroup_size_control =

@@ -6,7 +6,6 @@
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "vulkan/shader_compiler.hpp"
@@ -41,14 +40,6 @@ void main() {
 )";
 }
 
-/// What one OpCooperativeMatrixLoadTensorNV reads, from the layout instructions it uses (spirv-val
-/// of Debian 12 predates these opcodes; the H100 runs them: bench_coopmat_probe's "...t" kernels
-/// match the float64 product).
-struct TensorLoadSeen {
-  uint32_t rows = 0, cols = 0, span0 = 0, span1 = 0;
-  bool view = false;
-};
-
 struct Decoded {
   uint32_t version = 0, bound = 0;
   std::map<uint32_t, int> opcode_count;
@@ -57,14 +48,10 @@ struct Decoded {
   std::map<uint32_t, uint32_t> uint_constant;                 // id -> value
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> use_of;  // (rows, cols) -> use of that type
   std::vector<uint32_t> load_layouts;                         // constant values, in order
-  std::vector<TensorLoadSeen> tensor_loads;                   // in order
 };
 
 Decoded decode(const std::vector<uint32_t>& w) {
   Decoded d;
-  using Pair = std::pair<uint32_t, uint32_t>;
-  std::map<uint32_t, Pair> dims_of;                       // OpTensorLayoutSetDimensionNV
-  std::map<uint32_t, std::pair<uint32_t, Pair>> slice_of;  // OpTensorLayoutSliceNV
   d.version = w[1];
   d.bound = w[3];
   for (size_t i = 5; i < w.size();) {
@@ -82,20 +69,6 @@ Decoded decode(const std::vector<uint32_t>& w) {
     if (op == 4456)
       d.use_of[{d.uint_constant.at(w[i + 4]), d.uint_constant.at(w[i + 5])}] = d.uint_constant.at(w[i + 6]);
     if (op == 4457) d.load_layouts.push_back(d.uint_constant.at(w[i + 4]));
-    if (op == 5373) dims_of[w[i + 2]] = {d.uint_constant.at(w[i + 4]), d.uint_constant.at(w[i + 5])};
-    if (op == 5375) {  // slice: its input layout, spans
-      slice_of[w[i + 2]] = {w[i + 3], {d.uint_constant.at(w[i + 5]), d.uint_constant.at(w[i + 7])}};
-    }
-    if (op == 5367) {
-      TensorLoadSeen t;
-      const auto& [layout, spans] = slice_of.at(w[i + 5]);
-      std::tie(t.span0, t.span1) = spans;
-      std::tie(t.rows, t.cols) = dims_of.at(layout);
-      size_t at = i + 6;
-      if (w[at++] & 2) ++at;  // memory operands: Aligned takes one literal
-      t.view = (w[at] & 1) != 0;
-      d.tensor_loads.push_back(t);
-    }
     i += wc;
   }
   return d;
@@ -125,51 +98,6 @@ TEST(SpirvCoopMat, WorkgroupNvModuleBecomesKhrWithUsesLayoutsAndCoopMat2) {
   EXPECT_EQ(std::find(d.extensions.begin(), d.extensions.end(), "SPV_NV_cooperative_matrix"), d.extensions.end());
   EXPECT_EQ(d.version, 0x00010600u);
   EXPECT_EQ(d.bound, decode(nv).bound + 3);  // three new constants
-}
-
-TEST(SpirvCoopMat, TensorAddressedLoadsReadTheSameSlices) {
-  ShaderCompiler compiler("unit-test");
-  // A 64x16 row-major from a [64, 256] tensor; B 16x32 column-major, i.e. 32 rows of 16 halves
-  // of a [32, 256] tensor (stride 32 uvec4 = 256 halves in both).
-  auto nv = compiler.compile(kernel("fcoopmatNV<16, gl_ScopeWorkgroup, 64, 16>",
-                                    "fcoopmatNV<16, gl_ScopeWorkgroup, 16, 32>", true),
-                             "coopmat_tensor");
-  auto out = vk::nv_coopmat_to_khr(nv, {{64, 256, 8}, {32, 256, 8}});
-  Decoded d = decode(out);
-  EXPECT_EQ(d.opcode_count[4457], 0);  // no plain loads left
-  EXPECT_EQ(d.opcode_count[5367], 2);
-  EXPECT_EQ(d.opcode_count[5370], 1);  // one 2D layout type
-  EXPECT_EQ(d.opcode_count[5371], 1);  // one transposing view type
-  EXPECT_EQ(d.opcode_count[4458], 1);  // the store is unchanged (a plain KHR store)
-  for (uint32_t cap : {5433u, 5439u})
-    EXPECT_NE(std::find(d.capabilities.begin(), d.capabilities.end(), cap), d.capabilities.end()) << cap;
-  EXPECT_NE(std::find(d.extensions.begin(), d.extensions.end(), "SPV_NV_tensor_addressing"), d.extensions.end());
-  const auto& seen = d.tensor_loads;
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].rows, 64u);
-  EXPECT_EQ(seen[0].cols, 256u);
-  EXPECT_EQ(seen[0].span0, 64u);  // the matrix's rows x columns, read straight
-  EXPECT_EQ(seen[0].span1, 16u);
-  EXPECT_FALSE(seen[0].view);
-  EXPECT_EQ(seen[1].rows, 32u);
-  EXPECT_EQ(seen[1].cols, 256u);
-  EXPECT_EQ(seen[1].span0, 32u);  // column-major: the matrix's columns are the memory rows
-  EXPECT_EQ(seen[1].span1, 16u);
-  EXPECT_TRUE(seen[1].view);
-  EXPECT_EQ(d.opcode_count[134], 2);  // OpUDiv / OpUMod split each offset into row and column
-  EXPECT_EQ(d.opcode_count[137], 2);
-}
-
-TEST(SpirvCoopMat, TensorAddressedLoadsRejectWrongDescriptions) {
-  ShaderCompiler compiler("unit-test");
-  auto nv = compiler.compile(kernel("fcoopmatNV<16, gl_ScopeWorkgroup, 64, 16>",
-                                    "fcoopmatNV<16, gl_ScopeWorkgroup, 16, 32>", false),
-                             "coopmat_tensor_bad");
-  EXPECT_THROW(vk::nv_coopmat_to_khr(nv, {{64, 256, 8}}), std::runtime_error);  // one for two loads
-  // Row length 128 halves, but the loads stride 32 uvec4 = 256 halves.
-  EXPECT_THROW(vk::nv_coopmat_to_khr(nv, {{64, 128, 8}, {16, 128, 8}}), std::runtime_error);
-  EXPECT_THROW(vk::nv_coopmat_to_khr(nv, {{0, 256, 8}, {16, 256, 8}}), std::runtime_error);
-  EXPECT_NO_THROW(vk::nv_coopmat_to_khr(nv, {{64, 256, 8}, {16, 256, 8}}));
 }
 
 TEST(SpirvCoopMat, OneTypeAsBothOperandsIsRejected) {
