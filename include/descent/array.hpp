@@ -41,38 +41,30 @@ class Array {
   Scope& scope() const;
   bool valid() const { return scope_id_ != 0; }
 
-  // Per-element math (float32; see docs/architecture.md for precision and NaN rules).
-  Array exp() const;
-  Array log() const;
-  Array sin() const;
-  Array cos() const;
-  Array sqrt() const;
-  Array rsqrt() const;
-  Array abs() const;
+  // Per-element math, comparisons and conversions: one method per row of the op table with api
+  // Method (descent/ops.def lists them and states each one's NaN rule; docs/architecture.md its
+  // precision), e.g. x.exp(), x.sqrt(), x.to_u32(), x.pow(y), x.min(y), x.lt(y). Unary ops take no
+  // argument, binary ones another Array (broadcast NumPy-style); comparisons give 1.0 / 0.0.
+#define DESCENT_DECL_Method_1(name) Array name() const;
+#define DESCENT_DECL_Method_2(name) Array name(const Array& other) const;
+#define DESCENT_DECL_Custom_0(name)
+#define DESCENT_DECL_Custom_1(name)
+#define DESCENT_DECL_Custom_2(name)
+#define DESCENT_DECL_Custom_3(name)
+#define DESCENT_DECL_None_0(name)
+#define DESCENT_DECL_None_1(name)
+#define DESCENT_DECL_None_2(name)
+#define DESCENT_DECL_None_3(name)
+#define DESCENT_OP(Name, name, arity, kind, api, ...) DESCENT_DECL_##api##_##arity(name)
+#include "descent/ops.def"
+#undef DESCENT_OP
+#include "descent/detail/undef_decl.inc"
   Array square() const;
-  Array reciprocal() const;
-  Array sigmoid() const;
-  Array tanh() const;
-  Array relu() const;
-  Array floor() const;
   Array leaky_relu(float alpha) const;
-  /// C's pow(): a negative base with an integer exponent is fine ((-2)^3 = -8), with a non-integer
-  /// one NaN; x^0 = 1 and 1^y = 1 even for NaN.
-  Array pow(const Array& exponent) const;
   /// As pow(Array), except that exponents 1, 2, 3, 0.5, -0.5, -1 and -2 are computed as x, x*x,
   /// x*x*x, sqrt, rsqrt, reciprocal and 1/(x*x), as PyTorch's pow kernels do.
   Array pow(float exponent) const;
-  /// Per-element minimum / maximum; NaN in either operand gives NaN (torch.minimum/maximum).
-  Array min(const Array& other) const;
-  Array max(const Array& other) const;
 
-  // Comparisons give 1.0 where true and 0.0 where false; select picks per element.
-  Array lt(const Array& other) const;
-  Array le(const Array& other) const;
-  Array gt(const Array& other) const;
-  Array ge(const Array& other) const;
-  Array eq(const Array& other) const;
-  Array ne(const Array& other) const;
   /// this != 0 ? if_true : if_false (all three broadcast together).
   Array select(const Array& if_true, const Array& if_false) const;
 
@@ -87,10 +79,6 @@ class Array {
   /// broadcast) without a copy; per-element ops on the result fuse into the matmul kernel.
   Array matmul(const Array& other, MatMulPrecision precision = MatMulPrecision::kFloat32) const;
 
-  /// Conversions: float -> uint truncates (negative and NaN -> 0, >= 2^32 -> 2^32 - 1);
-  /// uint -> float rounds to nearest.
-  Array to_u32() const;
-  Array to_f32() const;
   /// values[..., indices[k], ...] along `axis`: the result has `axis` resized to indices' length.
   /// `indices` is a 1-D u32 array. An out-of-range index reads the last element and makes the
   /// next host synchronisation (read_parameter, wait_idle) throw IndexError.

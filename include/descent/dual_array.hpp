@@ -61,27 +61,28 @@ class DualArray {
   static DualArray custom(const Array& value, const std::vector<DualArray>& inputs,
                           std::function<std::vector<Array>(const Array& grad)> backward);
 
-  // Per-element math (gradients in src/graph/autodiff.cpp).
-  DualArray exp() const;
-  DualArray log() const;
-  DualArray sin() const;
-  DualArray cos() const;
-  DualArray sqrt() const;
-  DualArray rsqrt() const;
-  DualArray abs() const;
+  // Per-element math: one method per op-table row with grad Rule (descent/ops.def; the
+  // derivatives are rules::<Op> in src/graph/autodiff.cpp), e.g. x.exp(), x.tanh(), x.pow(y),
+  // x.min(y). min/max: NaN in either operand gives NaN; at ties each operand gets half the
+  // gradient (as torch.minimum/maximum), where either is NaN both get all of it. pow: gradients as
+  // torch.pow (0 where the exponent is 0; d/dexponent 0 at a zero base).
+#define DESCENT_DECL_Rule_1(name) DualArray name() const;
+#define DESCENT_DECL_Rule_2(name) DualArray name(const DualArray& other) const;
+#define DESCENT_DECL_Custom_0(name)
+#define DESCENT_DECL_Custom_1(name)
+#define DESCENT_DECL_Custom_2(name)
+#define DESCENT_DECL_Custom_3(name)
+#define DESCENT_DECL_None_0(name)
+#define DESCENT_DECL_None_1(name)
+#define DESCENT_DECL_None_2(name)
+#define DESCENT_DECL_None_3(name)
+#define DESCENT_OP(Name, name, arity, kind, api, in, out, fold, grad, ...) DESCENT_DECL_##grad##_##arity(name)
+#include "descent/ops.def"
+#undef DESCENT_OP
+#include "descent/detail/undef_decl.inc"
   DualArray square() const;
-  DualArray reciprocal() const;
-  DualArray sigmoid() const;
-  DualArray tanh() const;
-  DualArray relu() const;
   DualArray leaky_relu(float alpha) const;
-  /// Array::pow; gradients as torch.pow (0 where the exponent is 0; d/dexponent 0 at a zero base).
-  DualArray pow(const DualArray& exponent) const;
   DualArray pow(float exponent) const;
-  /// NaN in either operand gives NaN; at ties each operand gets half the gradient (as
-  /// torch.minimum/maximum), where either is NaN both get all of it.
-  DualArray min(const DualArray& other) const;
-  DualArray max(const DualArray& other) const;
   /// condition != 0 ? this : other; the condition gets no gradient.
   DualArray where(const Array& condition, const DualArray& other) const;
 

@@ -57,17 +57,26 @@ class Fuser {
 
   std::vector<KernelSpec> run() {
     for (NodeId id = 0; id < g_.size(); ++id) {
-      Op op = g_[id].op;
-      if (is_elementwise(op)) {
-        if (!opt_.enabled || !try_join_producer(id)) new_cluster(id, KernelSpec::Type::Elementwise);
-      } else if (is_reduce(op)) {
-        int c = new_cluster(id, KernelSpec::Type::Reduce);
-        clusters_[c].reduce = id;
-        if (opt_.enabled) absorb_prologue(c);
-      } else if (is_matmul(op)) {
-        int c = new_cluster(id, KernelSpec::Type::MatMul);
-        clusters_[c].reduce = id;
-        if (opt_.enabled && opt_.matmul_prologue) inline_operands(c);
+      switch (info(g_[id].op).kind) {
+        case OpKind::Elementwise:
+        case OpKind::Gather:
+          if (!opt_.enabled || !try_join_producer(id)) new_cluster(id, KernelSpec::Type::Elementwise);
+          break;
+        case OpKind::Reduce: {
+          int c = new_cluster(id, KernelSpec::Type::Reduce);
+          clusters_[c].reduce = id;
+          if (opt_.enabled) absorb_prologue(c);
+          break;
+        }
+        case OpKind::MatMul: {
+          int c = new_cluster(id, KernelSpec::Type::MatMul);
+          clusters_[c].reduce = id;
+          if (opt_.enabled && opt_.matmul_prologue) inline_operands(c);
+          break;
+        }
+        case OpKind::Leaf:
+        case OpKind::Sink:
+          break;
       }
     }
     if (opt_.enabled) merge_siblings();
@@ -88,7 +97,7 @@ class Fuser {
   bool inlinable(NodeId p) const {
     if (!inliners_[p].empty()) return true;
     const Node& n = g_[p];
-    if (!is_elementwise(n.op) || n.op == Op::Gather) return false;
+    if (!is_elementwise(n.op)) return false;
     int pc = cluster_of_[p];
     if (pc < 0 || clusters_[pc].absorbed || clusters_[pc].members.size() != 1) return false;
     for (NodeId u : users_[p])

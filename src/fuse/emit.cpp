@@ -32,24 +32,18 @@ class Emitter {
     Instr in;
     in.view = a.view;
     in.shape = a.view.output;
-    switch (src.op) {
-      case Op::Literal:
-        in.kind = Instr::Kind::Literal;
-        in.literal = src.literal;
-        // A zero-padded literal still needs its bounds test: keep the view.
-        break;
-      case Op::Coord:
-        in.kind = Instr::Kind::Coord;
-        break;
-      case Op::Rand:
-        in.kind = Instr::Kind::Rand;
-        in.uid = src.uid;
-        k_.uses_rand = true;
-        break;
-      default:
-        in.kind = Instr::Kind::Load;
-        in.input = binding(a.node);
-        break;
+    if (src.op == Op::Literal) {
+      in.kind = Instr::Kind::Literal;
+      in.literal = src.literal;  // a zero-padded literal still needs its bounds test: keep the view
+    } else if (src.op == Op::Coord) {
+      in.kind = Instr::Kind::Coord;
+    } else if (src.op == Op::Rand) {
+      in.kind = Instr::Kind::Rand;
+      in.uid = src.uid;
+      k_.uses_rand = true;
+    } else {  // a stored value
+      in.kind = Instr::Kind::Load;
+      in.input = binding(a.node);
     }
     // Reuse an identical instruction (same source and view) within the kernel.
     for (size_t i = 0; i < body_.size(); ++i) {

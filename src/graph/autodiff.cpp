@@ -94,58 +94,92 @@ Array windows_backward(const Array& g, int axis, int64_t n, int64_t size, int64_
 
 // ---- per-element math ----------------------------------------------------------------------
 
-DualArray DualArray::exp() const {
-  Array c = value_.exp();
-  return unary(*this, c, [c](const Array& g) { return g * c; });
+// The derivative of every op-table row with grad Rule (descent/ops.def): rules::<Name>(a, out, g)
+// gives d(out)/da * g for a unary op; rules::<Name>::da / ::db the full-shape gradients of a binary
+// one (binary() sums them back over broadcast axes). A row without its rule does not compile.
+namespace rules {
+
+Array Exp(const Array&, const Array& c, const Array& g) { return g * c; }
+Array Log(const Array& a, const Array&, const Array& g) { return g / a; }
+Array Sin(const Array& a, const Array&, const Array& g) { return g * a.cos(); }
+Array Cos(const Array& a, const Array&, const Array& g) { return -(g * a.sin()); }
+// g * 0.5 * rsqrt(a), not g * 0.5 / sqrt(a): NVIDIA's compiler rewrites a division by an in-kernel
+// sqrt into a multiply by its rsqrt, so fused and unfused runs would round differently.
+Array Sqrt(const Array& a, const Array&, const Array& g) { return g * 0.5f * a.rsqrt(); }
+Array Rsqrt(const Array& a, const Array& c, const Array& g) { return g * -0.5f * c / a; }
+Array Abs(const Array& a, const Array&, const Array& g) {
+  Array zero = zeros_like(a);
+  return a.gt(zero).select(g, a.lt(zero).select(-g, zero));
 }
-DualArray DualArray::log() const {
-  Array a = value_;
-  return unary(*this, a.log(), [a](const Array& g) { return g / a; });
-}
-DualArray DualArray::sin() const {
-  Array a = value_;
-  return unary(*this, a.sin(), [a](const Array& g) { return g * a.cos(); });
-}
-DualArray DualArray::cos() const {
-  Array a = value_;
-  return unary(*this, a.cos(), [a](const Array& g) { return -(g * a.sin()); });
-}
-DualArray DualArray::sqrt() const {
-  // g * 0.5 * rsqrt(a), not g * 0.5 / sqrt(a): NVIDIA's compiler rewrites a division by an
-  // in-kernel sqrt into a multiply by its rsqrt, so fused and unfused runs would round differently.
-  Array a = value_;
-  return unary(*this, a.sqrt(), [a](const Array& g) { return g * 0.5f * a.rsqrt(); });
-}
-DualArray DualArray::rsqrt() const {
-  Array a = value_, c = value_.rsqrt();
-  return unary(*this, c, [a, c](const Array& g) { return g * -0.5f * c / a; });
-}
-DualArray DualArray::abs() const {
-  Array a = value_;
-  return unary(*this, a.abs(), [a](const Array& g) {
-    Array zero = zeros_like(a);
-    return a.gt(zero).select(g, a.lt(zero).select(-g, zero));
-  });
-}
+Array Recip(const Array&, const Array& c, const Array& g) { return -(g * c * c); }
+Array Sigmoid(const Array&, const Array& c, const Array& g) { return g * c * (1.0f - c); }
+Array Tanh(const Array&, const Array& c, const Array& g) { return g * (1.0f - c * c); }
+Array Relu(const Array& a, const Array&, const Array& g) { return a.gt(zeros_like(a)).select(g, zeros_like(a)); }
+
+// pow, as torch.pow: d/da = b a^(b-1), 0 where b == 0 (so 0^0 has gradient 0, not 0 * inf);
+// d/db = log(a) a^b, 0 where a == 0 and b >= 0.
+struct Pow {
+  static Array da(const Array& a, const Array& b, const Array&, const Array& g) {
+    Array d = g * b * a.pow(b - 1.0f);
+    return b.eq(zeros_like(b)).select(zeros_like(d), d);
+  }
+  static Array db(const Array& a, const Array& b, const Array& c, const Array& g) {
+    Array d = g * a.log() * c;
+    Array at_zero = a.eq(zeros_like(a)) * b.ge(zeros_like(b));
+    return at_zero.select(zeros_like(d), d);
+  }
+};
+
+// min/max, as torch.minimum/maximum: the operand that was picked gets the gradient, ties split it
+// equally (g / 2 each), and where either operand is NaN both get it.
+Array half_at_ties(const Array& a, const Array& b, const Array& g) { return a.eq(b).select(g * 0.5f, g); }
+struct Min {
+  static Array da(const Array& a, const Array& b, const Array&, const Array& g) {
+    return a.gt(b).select(zeros_like(g), half_at_ties(a, b, g));
+  }
+  static Array db(const Array& a, const Array& b, const Array&, const Array& g) {
+    return a.lt(b).select(zeros_like(g), half_at_ties(a, b, g));
+  }
+};
+struct Max {
+  static Array da(const Array& a, const Array& b, const Array&, const Array& g) {
+    return a.lt(b).select(zeros_like(g), half_at_ties(a, b, g));
+  }
+  static Array db(const Array& a, const Array& b, const Array&, const Array& g) {
+    return a.gt(b).select(zeros_like(g), half_at_ties(a, b, g));
+  }
+};
+
+}  // namespace rules
+
+// The DualArray methods of those rows: the forward Array op and its rule.
+#define DESCENT_DUAL_Rule_1(Name, name)                                                   \
+  DualArray DualArray::name() const {                                                     \
+    Array a = value_, c = value_.name();                                                  \
+    return unary(*this, c, [a, c](const Array& g) { return rules::Name(a, c, g); });      \
+  }
+#define DESCENT_DUAL_Rule_2(Name, name)                                                   \
+  DualArray DualArray::name(const DualArray& o) const {                                   \
+    Array a = value_, b = o.value_, c = value_.name(o.value_);                            \
+    return binary(*this, o, c, [a, b, c](const Array& g) { return rules::Name::da(a, b, c, g); }, \
+                  [a, b, c](const Array& g) { return rules::Name::db(a, b, c, g); });     \
+  }
+#define DESCENT_DUAL_Custom_0(Name, name)
+#define DESCENT_DUAL_Custom_1(Name, name)
+#define DESCENT_DUAL_Custom_2(Name, name)
+#define DESCENT_DUAL_Custom_3(Name, name)
+#define DESCENT_DUAL_None_0(Name, name)
+#define DESCENT_DUAL_None_1(Name, name)
+#define DESCENT_DUAL_None_2(Name, name)
+#define DESCENT_DUAL_None_3(Name, name)
+#define DESCENT_OP(Name, name, arity, kind, api, in, out, fold, grad, ...) \
+  DESCENT_DUAL_##grad##_##arity(Name, name)
+#include "descent/ops.def"
+#undef DESCENT_OP
+
 DualArray DualArray::square() const {
   Array a = value_;
   return unary(*this, a.square(), [a](const Array& g) { return g * (a * 2.0f); });
-}
-DualArray DualArray::reciprocal() const {
-  Array c = value_.reciprocal();
-  return unary(*this, c, [c](const Array& g) { return -(g * c * c); });
-}
-DualArray DualArray::sigmoid() const {
-  Array c = value_.sigmoid();
-  return unary(*this, c, [c](const Array& g) { return g * c * (1.0f - c); });
-}
-DualArray DualArray::tanh() const {
-  Array c = value_.tanh();
-  return unary(*this, c, [c](const Array& g) { return g * (1.0f - c * c); });
-}
-DualArray DualArray::relu() const {
-  Array a = value_;
-  return unary(*this, a.relu(), [a](const Array& g) { return a.gt(zeros_like(a)).select(g, zeros_like(a)); });
 }
 DualArray DualArray::leaky_relu(float alpha) const {
   Array a = value_;
@@ -153,43 +187,11 @@ DualArray DualArray::leaky_relu(float alpha) const {
     return a.gt(zeros_like(a)).select(g, g * alpha);
   });
 }
-// pow, as torch.pow: d/da = b a^(b-1), 0 where b == 0 (so 0^0 has gradient 0, not 0 * inf);
-// d/db = log(a) a^b, 0 where a == 0 and b >= 0.
-DualArray DualArray::pow(const DualArray& e) const {
-  Array a = value_, b = e.value_, c = value_.pow(e.value_);
-  return binary(*this, e, c,
-                [a, b](const Array& g) {
-                  Array d = g * b * a.pow(b - 1.0f);
-                  return b.eq(zeros_like(b)).select(zeros_like(d), d);
-                },
-                [a, b, c](const Array& g) {
-                  Array d = g * a.log() * c;
-                  Array at_zero = a.eq(zeros_like(a)) * b.ge(zeros_like(b));
-                  return at_zero.select(zeros_like(d), d);
-                });
-}
 DualArray DualArray::pow(float e) const {
   // The exponents Array::pow(float) computes as products (x^2 = x*x, ...) keep that exactness.
   Array a = value_;
   if (e == 0.0f) return DualArray(a.pow(e));
   return unary(*this, a.pow(e), [a, e](const Array& g) { return g * (e * a.pow(e - 1.0f)); });
-}
-
-// min/max, as torch.minimum/maximum: the operand that was picked gets the gradient, ties split it
-// equally (g / 2 each), and where either operand is NaN both get it.
-DualArray DualArray::min(const DualArray& o) const {
-  Array a = value_, b = o.value_;
-  auto half = [a, b](const Array& g) { return a.eq(b).select(g * 0.5f, g); };
-  return binary(*this, o, a.min(b),
-                [a, b, half](const Array& g) { return a.gt(b).select(zeros_like(g), half(g)); },
-                [a, b, half](const Array& g) { return a.lt(b).select(zeros_like(g), half(g)); });
-}
-DualArray DualArray::max(const DualArray& o) const {
-  Array a = value_, b = o.value_;
-  auto half = [a, b](const Array& g) { return a.eq(b).select(g * 0.5f, g); };
-  return binary(*this, o, a.max(b),
-                [a, b, half](const Array& g) { return a.lt(b).select(zeros_like(g), half(g)); },
-                [a, b, half](const Array& g) { return a.gt(b).select(zeros_like(g), half(g)); });
 }
 DualArray DualArray::where(const Array& cond, const DualArray& o) const {
   Array value = cond.select(value_, o.value_);

@@ -61,18 +61,16 @@ Scope* ArrayAccess::scope(const Array& a) {
 }
 
 namespace {
-/// Element type of a new node: U32 integer ops give U32 (their comparisons and to_f32 give F32),
-/// Mov/Select/Gather carry their data operand's type, everything else is F32.
+/// Element type of a new node, from the op table's result rule.
 DType result_dtype(const IrGraph& ir, Op op, const std::vector<Arg>& args) {
-  static_assert(detail::kOpCount == 50, "a new op: decide its result type here");
-  switch (op) {
-    case Op::Mov: case Op::Gather: return ir[args[0].node].dtype;
-    case Op::Select: return ir[args[1].node].dtype;
-    case Op::UAdd: case Op::USub: case Op::UMul: case Op::URem: case Op::UXor: case Op::UShl:
-    case Op::UShr: case Op::ToU32: case Op::CheckIndex: case Op::PackHalf2:
-      return DType::kU32;
-    default: return DType::kF32;
+  switch (detail::info(op).result) {
+    case detail::ResultRule::F32: return DType::kF32;
+    case detail::ResultRule::U32: return DType::kU32;
+    case detail::ResultRule::Arg0: return ir[args.at(0).node].dtype;
+    case detail::ResultRule::Arg1: return ir[args.at(1).node].dtype;
+    case detail::ResultRule::Set: break;  // leaves: their creator sets the type
   }
+  return DType::kF32;
 }
 }  // namespace
 
@@ -172,26 +170,26 @@ void require(const Array& a, DType want, const std::string& op) {
 
 Array unary(const Array& a, Op op) {
   std::string name(detail::info(op).name);
-  require(a, op == Op::ToF32 ? DType::kU32 : DType::kF32, name);
+  require(a, detail::takes_u32(op) ? DType::kU32 : DType::kF32, name);
   return wrap(a, st(a).elementwise(op, {id(a)}, name.c_str()));
 }
 
-/// The integer counterpart of a float op, for U32 operands (Mov when there is none).
+/// The integer counterpart of a float op, for U32 operands (the op itself when there is none), from
+/// the op table's DESCENT_U32_TWIN rows.
 Op u32_op(Op op) {
-  switch (op) {
-    case Op::Add: return Op::UAdd;
-    case Op::Sub: return Op::USub;
-    case Op::Mul: return Op::UMul;
-    case Op::Eq: return Op::UEq;
-    case Op::Lt: return Op::ULt;
-    default: return op;
-  }
+#define DESCENT_U32_TWIN(f, u) \
+  if (op == Op::f) return Op::u;
+#define DESCENT_OP(...)
+#include "descent/ops.def"
+#undef DESCENT_OP
+#undef DESCENT_U32_TWIN
+  return op;
 }
 
 Array binary(const Array& a, const Array& b, Op op) {
   std::string name(detail::info(op).name);
   same_scope(a, b, name.c_str());
-  bool integer = detail::info(op).glsl.find("floatBitsToUint") != std::string_view::npos;
+  bool integer = detail::takes_u32(op);
   if (!integer && dtype_of(a) == DType::kU32) {
     Op u = u32_op(op);
     if (op == Op::Gt) return binary(b, a, Op::ULt);
@@ -226,27 +224,38 @@ using namespace detail::array_ops;
 
 Shape Array::shape() const { return st(*this).shape(node_); }
 DType Array::dtype() const { return dtype_of(*this); }
-Array Array::to_u32() const { return unary(*this, Op::ToU32); }
-Array Array::to_f32() const { return unary(*this, Op::ToF32); }
+// Per-element methods: one per op-table row with api Method (descent/ops.def).
+#define DESCENT_METHOD_Method_1(Name, name) \
+  Array Array::name() const { return unary(*this, Op::Name); }
+#define DESCENT_METHOD_Method_2(Name, name) \
+  Array Array::name(const Array& other) const { return binary(*this, other, Op::Name); }
+#define DESCENT_METHOD_Custom_0(Name, name)
+#define DESCENT_METHOD_Custom_1(Name, name)
+#define DESCENT_METHOD_Custom_2(Name, name)
+#define DESCENT_METHOD_Custom_3(Name, name)
+#define DESCENT_METHOD_None_0(Name, name)
+#define DESCENT_METHOD_None_1(Name, name)
+#define DESCENT_METHOD_None_2(Name, name)
+#define DESCENT_METHOD_None_3(Name, name)
+#define DESCENT_OP(Name, name, arity, kind, api, ...) DESCENT_METHOD_##api##_##arity(Name, name)
+#include "descent/ops.def"
+#undef DESCENT_OP
+#undef DESCENT_METHOD_Method_1
+#undef DESCENT_METHOD_Method_2
+#undef DESCENT_METHOD_Custom_0
+#undef DESCENT_METHOD_Custom_1
+#undef DESCENT_METHOD_Custom_2
+#undef DESCENT_METHOD_Custom_3
+#undef DESCENT_METHOD_None_0
+#undef DESCENT_METHOD_None_1
+#undef DESCENT_METHOD_None_2
+#undef DESCENT_METHOD_None_3
 
-Array Array::exp() const { return unary(*this, Op::Exp); }
-Array Array::log() const { return unary(*this, Op::Log); }
-Array Array::sin() const { return unary(*this, Op::Sin); }
-Array Array::cos() const { return unary(*this, Op::Cos); }
-Array Array::sqrt() const { return unary(*this, Op::Sqrt); }
-Array Array::rsqrt() const { return unary(*this, Op::Rsqrt); }
-Array Array::abs() const { return unary(*this, Op::Abs); }
 Array Array::square() const { return binary(*this, *this, Op::Mul); }
-Array Array::reciprocal() const { return unary(*this, Op::Recip); }
-Array Array::sigmoid() const { return unary(*this, Op::Sigmoid); }
-Array Array::tanh() const { return unary(*this, Op::Tanh); }
-Array Array::relu() const { return unary(*this, Op::Relu); }
-Array Array::floor() const { return unary(*this, Op::Floor); }
 Array Array::leaky_relu(float alpha) const {
   // x > 0 ? x : alpha * x, as one select so its gradient rule stays a select too.
   return gt(scalar(*this, 0.0f)).select(*this, *this * alpha);
 }
-Array Array::pow(const Array& e) const { return binary(*this, e, Op::Pow); }
 Array Array::pow(float e) const {
   // The exponents PyTorch's pow kernels special-case, computed the same way (x^2 is exactly x*x).
   if (e == 1.0f) return *this;
@@ -258,15 +267,6 @@ Array Array::pow(float e) const {
   if (e == -2.0f) return (*this * *this).reciprocal();
   return binary(*this, scalar(*this, e), Op::Pow);
 }
-Array Array::min(const Array& o) const { return binary(*this, o, Op::Min); }
-Array Array::max(const Array& o) const { return binary(*this, o, Op::Max); }
-Array Array::lt(const Array& o) const { return binary(*this, o, Op::Lt); }
-Array Array::le(const Array& o) const { return binary(*this, o, Op::Le); }
-Array Array::gt(const Array& o) const { return binary(*this, o, Op::Gt); }
-Array Array::ge(const Array& o) const { return binary(*this, o, Op::Ge); }
-Array Array::eq(const Array& o) const { return binary(*this, o, Op::Eq); }
-Array Array::ne(const Array& o) const { return binary(*this, o, Op::Ne); }
-
 Array Array::select(const Array& t, const Array& f) const {
   same_scope(*this, t, "select");
   same_scope(*this, f, "select");

@@ -74,7 +74,7 @@ void IrGraph::validate() const {
                      fmt::format("node {} arg view {} does not fit source shape {}", id,
                                  a.view.str(), nodes_[a.node].shape.str()));
       bool gathered = n.op == Op::Gather && &a == &n.args[0];  // read at data-chosen positions
-      if ((is_elementwise(n.op) || n.op == Op::Output) && !gathered) {
+      if ((is_per_element(n.op) || n.op == Op::Output) && !gathered) {
         DESCENT_ASSERT(a.view.output == n.shape,
                        fmt::format("node {} reads {} but has shape {}", id, a.view.str(),
                                    n.shape.str()));

@@ -1,4 +1,4 @@
-// Reference (float64) semantics of elementwise ops, generated from ops.def.
+// Reference (float64) semantics of elementwise ops, generated from the op table (descent/ops.def).
 #include "graph/op.hpp"
 
 #include <fmt/format.h>
@@ -57,10 +57,10 @@ double eval_elementwise(Op op, double a, double b, double c) {
   (void)b;
   (void)c;
   switch (op) {
-#define DESCENT_OP(name, str, arity, kind, glsl, ref) \
-  case Op::name:                                      \
+#define DESCENT_OP(Name, name, arity, kind, api, in, out, fold, grad, tol, glsl, ref) \
+  case Op::Name:                                      \
     return (ref);
-#include "graph/ops.def"
+#include "descent/ops.def"
 #undef DESCENT_OP
   }
   DESCENT_ASSERT(false, "unknown op");

@@ -83,45 +83,43 @@ std::vector<std::vector<double>> reference_values(
     out.assign(static_cast<size_t>(count), 0.0);
     switch (info(n.op).kind) {
       case OpKind::Leaf:
+        if (n.op == Op::Input) {
+          auto it = params.find(n.param);
+          if (it == params.end() || static_cast<int64_t>(it->second.size()) != count)
+            throw UsageError(fmt::format("reference: no value for parameter {}", n.param));
+          out = it->second;
+          break;
+        }
+        DESCENT_ASSERT(is_inline_leaf(n.op), "unknown leaf");
         for (int64_t l = 0; l < count; ++l) {
-          switch (n.op) {
-            case Op::Input: {
-              auto it = params.find(n.param);
-              if (it == params.end() || static_cast<int64_t>(it->second.size()) != count)
-                throw UsageError(fmt::format("reference: no value for parameter {}", n.param));
-              out = it->second;
-              l = count;
-              break;
-            }
-            case Op::Literal: {
-              uint32_t bits;
-              std::memcpy(&bits, &n.literal, 4);
-              out[l] = n.dtype == DType::kU32 ? static_cast<double>(bits) : n.literal;
-              break;
-            }
-            case Op::Coord: out[l] = static_cast<double>(l); break;
-            case Op::Rand: out[l] = rand_uniform(o.seed, n.uid, static_cast<uint32_t>(l)); break;
-            default: DESCENT_ASSERT(false, "unknown leaf");
+          if (n.op == Op::Literal) {
+            uint32_t bits;
+            std::memcpy(&bits, &n.literal, 4);
+            out[l] = n.dtype == DType::kU32 ? static_cast<double>(bits) : n.literal;
+          } else if (n.op == Op::Coord) {
+            out[l] = static_cast<double>(l);
+          } else {
+            out[l] = rand_uniform(o.seed, n.uid, static_cast<uint32_t>(l));
           }
         }
         break;
+      case OpKind::Gather: {
+        const Arg& v = n.args[0];
+        int64_t extent = v.view.output[n.axis];
+        for (int64_t l = 0; l < count; ++l) {
+          unravel(l, n.shape, coord);
+          double idx = read(val[n.args[1].node], n.args[1].view, coord);
+          if (idx >= static_cast<double>(extent)) {
+            throw IndexError(fmt::format("gather: index {} out of range for axis {} of extent {}",
+                                         idx, n.axis, extent));
+          }
+          coord[n.axis] = static_cast<int64_t>(idx);
+          out[l] = read(val[v.node], v.view, coord);
+        }
+        break;
+      }
       case OpKind::Sink:
       case OpKind::Elementwise:
-        if (n.op == Op::Gather) {
-          const Arg& v = n.args[0];
-          int64_t extent = v.view.output[n.axis];
-          for (int64_t l = 0; l < count; ++l) {
-            unravel(l, n.shape, coord);
-            double idx = read(val[n.args[1].node], n.args[1].view, coord);
-            if (idx >= static_cast<double>(extent)) {
-              throw IndexError(fmt::format("gather: index {} out of range for axis {} of extent {}",
-                                           idx, n.axis, extent));
-            }
-            coord[n.axis] = static_cast<int64_t>(idx);
-            out[l] = read(val[v.node], v.view, coord);
-          }
-          break;
-        }
         for (int64_t l = 0; l < count; ++l) {
           unravel(l, n.shape, coord);
           double x[3] = {0, 0, 0};

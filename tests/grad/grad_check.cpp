@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "graph/ir.hpp"
+#include "support/coverage.hpp"
+#include "graph/builder.hpp"
 #include "ref/interpreter.hpp"
 #include "runtime/state.hpp"
 #include "util/flags.hpp"
@@ -34,11 +36,14 @@ Built build(const std::vector<Parameter>& params, const DualFn& fn, bool fusion)
   bool saved = f.disable_fusion;
   f.disable_fusion = !fusion || saved;
   Built b;
+  size_t from = 0, to = 0;
   try {
     b.graph = env().build_graph([&](Scope& s) {
       std::vector<DualArray> xs;
       for (const Parameter& p : params) xs.push_back(s.parameter(p));
+      from = s.state().ir.size();
       DualArray y = fn(s, xs);
+      to = s.state().ir.size();
       Array w = s.rand(y.shape()) - 0.5f;
       std::vector<int> axes(static_cast<size_t>(y.shape().rank()));
       for (int i = 0; i < y.shape().rank(); ++i) axes[static_cast<size_t>(i)] = i;
@@ -57,6 +62,7 @@ Built build(const std::vector<Parameter>& params, const DualFn& fn, bool fusion)
     throw;
   }
   f.disable_fusion = saved;
+  record_gradient_ops(detail::GraphAccess::get(b.graph).built, from, to);
   return b;
 }
 

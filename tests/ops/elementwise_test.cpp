@@ -81,6 +81,7 @@ TEST(Elementwise, SpecialValuesExactOps) {
            {"min", [](const Array& x, const Array& y) { return x.min(y); }},
            {"max", [](const Array& x, const Array& y) { return x.max(y); }},
            {"lt", [](const Array& x, const Array& y) { return x.lt(y); }},
+           {"le", [](const Array& x, const Array& y) { return x.le(y); }},
            {"ge", [](const Array& x, const Array& y) { return x.ge(y); }},
            {"eq", [](const Array& x, const Array& y) { return x.eq(y); }},
            {"ne", [](const Array& x, const Array& y) { return x.ne(y); }},
@@ -88,6 +89,22 @@ TEST(Elementwise, SpecialValuesExactOps) {
        }) {
     check_op(name, {a, b}, [&](Scope&, auto& x) { return fn(x[0], x[1]); });
   }
+}
+
+TEST(Elementwise, U32ArithmeticThroughConversions) {
+  // to_u32 truncates, u32 ops wrap modulo 2^32, to_f32 rounds to nearest: with these integers
+  // (products below 2^24, sums and differences wrapping) every step is exact (class A).
+  std::vector<float> a, b;
+  for (int i = 0; i < 67; ++i) {
+    a.push_back(static_cast<float>((i * 37) % 1000) + 0.75f);  // the fraction is truncated away
+    b.push_back(static_cast<float>((i * 91) % 700));
+  }
+  Input x{Shape{67}, a}, y{Shape{67}, b};
+  check_op("u32 mul", {x, y}, [](Scope&, auto& v) { return (v[0].to_u32() * v[1].to_u32()).to_f32(); });
+  check_op("u32 add/sub", {x, y}, [](Scope&, auto& v) {
+    Array p = v[0].to_u32(), q = v[1].to_u32();
+    return ((p + q) - q * q).to_f32();  // wraps below zero: large values, still exact in float
+  });
 }
 
 TEST(Elementwise, BinaryBroadcasting) {

@@ -8,8 +8,10 @@
 #include <cstring>
 #include <limits>
 
+#include "graph/builder.hpp"
 #include "ref/interpreter.hpp"
 #include "runtime/state.hpp"
+#include "support/coverage.hpp"
 #include "util/flags.hpp"
 
 namespace descent::testing {
@@ -115,11 +117,14 @@ std::vector<float> run_variant(const std::vector<Parameter>& params, const std::
   f.disable_fusion = !fusion || saved;
   Parameter out;
   Graph g;
+  size_t from = 0, to = 0;
   try {
     g = env().build_graph([&](Scope& s) {
       std::vector<Array> xs;
       for (const Parameter& p : params) xs.push_back(s.parameter_value(p));
+      from = s.state().ir.size();
       Array r = fn(s, xs);
+      to = s.state().ir.size();
       out = env().static_parameter(r.shape(), env().unique_name("test_out"));
       s.write_parameter_value(out, r);
     });
@@ -128,6 +133,7 @@ std::vector<float> run_variant(const std::vector<Parameter>& params, const std::
     throw;
   }
   f.disable_fusion = saved;
+  record_forward_ops(detail::GraphAccess::get(g).built, from, to);
   (void)inputs;
   std::vector<float> first;
   for (int r = 0; r < runs; ++r) {
