@@ -114,6 +114,8 @@ Array Abs(const Array& a, const Array&, const Array& g) {
 Array Recip(const Array&, const Array& c, const Array& g) { return -(g * c * c); }
 Array Sigmoid(const Array&, const Array& c, const Array& g) { return g * c * (1.0f - c); }
 Array Tanh(const Array&, const Array& c, const Array& g) { return g * (1.0f - c * c); }
+// d erf(a)/da = 2 / sqrt(pi) exp(-a^2).
+Array Erf(const Array& a, const Array&, const Array& g) { return g * (1.1283791670955126f * (-(a * a)).exp()); }
 Array Relu(const Array& a, const Array&, const Array& g) { return a.gt(zeros_like(a)).select(g, zeros_like(a)); }
 
 // pow, as torch.pow: d/da = b a^(b-1), 0 where b == 0 (so 0^0 has gradient 0, not 0 * inf);

@@ -36,6 +36,7 @@ TEST(Grad, Unary) {
       {"reciprocal", [](const DualArray& x) { return x.reciprocal(); }, false, 0.3f},
       {"sigmoid", [](const DualArray& x) { return x.sigmoid(); }, false, 0},
       {"tanh", [](const DualArray& x) { return x.tanh(); }, false, 0},
+      {"erf", [](const DualArray& x) { return x.erf(); }, false, 0},
       {"relu", [](const DualArray& x) { return x.relu(); }, false, 0.05f},
       {"leaky_relu", [](const DualArray& x) { return x.leaky_relu(0.01f); }, false, 0.05f},
       {"pow 2.5", [](const DualArray& x) { return x.pow(2.5f); }, true, 0},

@@ -30,6 +30,8 @@ const UnaryCase kUnary[] = {
     {"cos", [](const Array& a) { return a.cos(); }, Tolerance::kTranscend, 0, 4.9e-4, -3.14f, 3.14f},
     {"tanh", [](const Array& a) { return a.tanh(); }, Tolerance::kTranscend, 0, 1e-5, -30, 30},
     {"sigmoid", [](const Array& a) { return a.sigmoid(); }, Tolerance::kTranscend, 0, 1e-5, -100, 100},
+    // erf: series below 0.5, 1 - erfc above (shaders/common.glsl): a few ulp; 16 allowed.
+    {"erf", [](const Array& a) { return a.erf(); }, Tolerance::kTranscend, 16, 0, -4, 4},
 };
 
 const Shape kEdgeShapes[] = {Shape{}, Shape{1}, Shape{2}, Shape{3}, Shape{7}, Shape{31, 33},
