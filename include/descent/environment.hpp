@@ -34,6 +34,10 @@ struct GraphAccess;
 }  // namespace detail
 
 /// A named, shaped float32 array that persists in device memory between runs.
+/// A cheap value handle (two 32-bit ids): the serial number of its Environment, which is unique in
+/// the process, and the parameter's index there. Every use looks the Environment up among the live
+/// ones, so a handle kept after its Environment is destroyed throws UsageError instead of reaching
+/// freed memory or a parameter of a newer Environment.
 class Parameter {
  public:
   Parameter() = default;
@@ -43,13 +47,17 @@ class Parameter {
   /// Made by Environment::trainable_parameter (optimisers and checkpoints enumerate these).
   bool trainable() const;
   uint32_t id() const { return id_; }
-  bool valid() const { return env_ != nullptr; }
+  /// Not empty (default-constructed). A handle whose Environment is gone is still valid() but
+  /// every use of it throws UsageError.
+  bool valid() const { return env_ != 0; }
 
  private:
   friend class Environment;
   friend class Scope;
-  Parameter(detail::EnvironmentState* env, uint32_t id) : env_(env), id_(id) {}
-  detail::EnvironmentState* env_ = nullptr;
+  Parameter(uint32_t env, uint32_t id) : env_(env), id_(id) {}
+  /// The storage of this parameter; UsageError when empty or its Environment is gone.
+  const detail::ParameterStorage& storage(const char* op) const;
+  uint32_t env_ = 0;  // serial of the Environment (0: empty handle)
   uint32_t id_ = 0;
 };
 

@@ -34,6 +34,7 @@ struct ParameterStorage {
 struct CompiledGraph;
 
 struct EnvironmentState {
+  uint32_t serial = 0;  // unique among the Environments of this process; Parameters carry it
   std::unique_ptr<vk::Context> ctx;
   std::unique_ptr<vk::Heap> heap;
   std::unique_ptr<vk::Transfer> transfer;
@@ -84,6 +85,14 @@ struct CompiledGraph {
 
   ~CompiledGraph();
 };
+
+/// Live Environments by serial (Parameter handles find theirs here). register_environment hands
+/// out the next serial; serials are never reused while the process runs (32 bits: a new
+/// Environment every millisecond would wrap after 49 days; 0 is skipped).
+uint32_t register_environment(EnvironmentState* env);
+void unregister_environment(uint32_t serial);
+/// The live Environment with this serial, or nullptr once it is destroyed.
+EnvironmentState* live_environment(uint32_t serial);
 
 /// Library-internal access to a Graph's compiled form (tests and tools use it too).
 struct GraphAccess {
