@@ -90,5 +90,73 @@ TEST(DeadHandles, GraphOfADestroyedEnvironmentIsRefusedInTheNextOne) {
   EXPECT_TRUE(e2.validation_messages().empty());
 }
 
+// ---- Device memory budget ------------------------------------------------------------------
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+/// DESCENT_HEAP_LIMIT_MB for one test (the flag is read at every device allocation).
+class HeapLimit {
+ public:
+  explicit HeapLimit(uint64_t mib) : saved_(detail::mutable_flags().heap_limit_mb) {
+    detail::mutable_flags().heap_limit_mb = static_cast<int>(mib);
+  }
+  ~HeapLimit() { detail::mutable_flags().heap_limit_mb = saved_; }
+
+ private:
+  int saved_;
+};
+
+/// A graph whose arena holds a 16 MiB temporary (read by two reductions, so it is stored).
+Graph big_arena_graph(Environment& e, const Parameter& src, const Parameter& dst) {
+  return e.build_graph([&](Scope& s) {
+    Array t = s.parameter_value(src).broadcast({2048, 2048}) * 2.0f;
+    s.write_parameter_value(dst, t.reduce_sum(1) + t.reduce_max(1));
+  });
+}
+
+// The budget is process-wide (every Environment on the device), so the limit is set relative to
+// what is already held. 16 MiB parameters are zero-filled on the device: ~0.1 GB of writes in all.
+TEST(MemoryBudget, PastTheLimitThrowsAndTheEnvironmentStaysUsable) {
+  const uint64_t held = env().state().heap->budget().in_use;
+  const uint64_t limit_mib = held / kMiB + 64 /* the staging ring */ + 112;
+  HeapLimit limit(limit_mib);
+  Environment e;
+  auto src = e.static_parameter_with_data({1}, "src", std::vector<float>{0.25f});
+  auto dst = e.static_parameter({2048}, "dst");
+  Graph big = big_arena_graph(e, src, dst);
+  std::vector<Parameter> params;
+  std::string refusal;
+  for (int i = 0; i < 64 && refusal.empty(); ++i) {
+    try {
+      params.push_back(e.static_parameter({4 << 20}, fmt::format("p{}", i)));
+    } catch (const OutOfMemoryError& err) {
+      refusal = err.what();
+      EXPECT_GE(err.bytes(), 16 * kMiB);
+      EXPECT_GT(err.heap_bytes(), 0u);
+      EXPECT_LE(err.in_use_bytes(), limit_mib * kMiB);
+    }
+  }
+  ASSERT_FALSE(refusal.empty()) << params.size() << " parameters of 16 MiB under a limit of "
+                                << limit_mib << " MiB";
+  EXPECT_GE(params.size(), 3u);
+  EXPECT_LE(params.size(), 7u);
+  for (const char* part : {"out of device memory", "16777216 bytes", "DESCENT_HEAP_LIMIT_MB",
+                           "in use", "smaller batches"})
+    EXPECT_NE(refusal.find(part), std::string::npos) << "lacks '" << part << "': " << refusal;
+  EXPECT_LE(e.state().heap->budget().in_use, limit_mib * kMiB);
+  EXPECT_THROW(e.static_parameter({4 << 20}, "again"), OutOfMemoryError);
+  // Smaller requests still succeed, graphs still run, and a destroyed graph's arena is reused.
+  auto small = e.static_parameter_with_data({4}, "small", std::vector<float>{1, 2, 3, 4});
+  Graph twice = e.build_graph([&](Scope& s) { s.write_parameter_value(small, s.parameter_value(small) * 2.0f); });
+  e.run(twice);
+  EXPECT_EQ(e.read_parameter(small), (std::vector<float>{2, 4, 6, 8}));
+  e.run(big);
+  EXPECT_EQ(e.read_parameter(dst)[7], 2048 * 0.5f + 0.5f);
+  big = Graph();
+  EXPECT_NO_THROW(params.push_back(e.static_parameter({4 << 20}, "after_free")));
+  EXPECT_EQ(e.read_parameter(params.back())[123], 0.0f);
+  EXPECT_TRUE(e.validation_messages().empty());
+}
+
 }  // namespace
 }  // namespace descent::testing
