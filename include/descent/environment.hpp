@@ -171,7 +171,8 @@ class Environment {
   std::vector<uint32_t> read_parameter_u32(const Parameter& p);
   /// Waits for pending runs and returns a float32 parameter's contents (a u32 parameter throws
   /// UsageError: use read_parameter_u32). Throws IndexError if a gather or a loss met an
-  /// out-of-range index since the last synchronisation (wait_idle checks too).
+  /// out-of-range index since the last synchronisation, NonFiniteError if an Array::check_finite
+  /// saw NaN or infinity (wait_idle checks too).
   std::vector<float> read_parameter(const Parameter& p);
   float read_parameter_scalar(const Parameter& p);
 
@@ -192,7 +193,7 @@ class Environment {
  private:
   void check_param(const Parameter& p, const char* op) const;
   void print_timings(const Graph& graph);
-  void check_index_errors();
+  void check_device_errors();
   void upload(const Parameter& p, const void* data, size_t count, DType dtype);
   std::unique_ptr<detail::EnvironmentState> state_;
 };

@@ -62,6 +62,14 @@ class IndexError : public Error {
   using Error::Error;
 };
 
+/// Array::check_finite found NaN or an infinity; reported at the next synchronisation (read_parameter,
+/// wait_idle) with the message of every check that fired and the first run in which one did. (An
+/// IndexError takes precedence when an index check fired too: its message lists both.)
+class NonFiniteError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A file (dataset, image, checkpoint) is malformed; the message has its path and byte offset.
 class FormatError : public Error {
  public:

@@ -64,7 +64,7 @@ namespace {
 /// Element type of a new node: U32 integer ops give U32 (their comparisons and to_f32 give F32),
 /// Mov/Select/Gather carry their data operand's type, everything else is F32.
 DType result_dtype(const IrGraph& ir, Op op, const std::vector<Arg>& args) {
-  static_assert(detail::kOpCount == 50, "a new op: decide its result type here");
+  static_assert(detail::kOpCount == 51, "a new op: decide its result type here");
   switch (op) {
     case Op::Mov: case Op::Gather: return ir[args[0].node].dtype;
     case Op::Select: return ir[args[1].node].dtype;

@@ -10,7 +10,6 @@
 
 #include "descent/environment.hpp"
 #include "graph/builder.hpp"
-#include "graph/index_checks.hpp"
 #include "runtime/dot.hpp"
 #include "runtime/state.hpp"
 #include "util/assert.hpp"
@@ -118,6 +117,8 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.pipeline_cache = std::make_unique<vk::PipelineCache>(*s.ctx);
   s.run_info = s.heap->alloc(256);
   s.transfer->fill_zero(s.run_info, 0, 256);
+  const uint32_t no_failed_run = 0xffffffffu;  // DescentStatus.first_failed_run takes atomicMin
+  s.transfer->update(s.run_info, detail::kStatusFirstFailedRun, &no_failed_run, 4);
   s.target.cpu = s.ctx->info().is_cpu;
   s.target.max_groups_x = s.ctx->info().max_workgroup_count[0];
   s.target.reduce_threads = flags().reduce_threads;
@@ -259,7 +260,7 @@ std::vector<uint32_t> Environment::read_parameter_u32(const Parameter& p) {
   }
   std::vector<uint32_t> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
-  check_index_errors();
+  check_device_errors();
   return out;
 }
 
@@ -276,23 +277,11 @@ std::vector<float> Environment::read_parameter(const Parameter& p) {
   }
   std::vector<float> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
-  check_index_errors();
+  check_device_errors();
   return out;
 }
 
-void Environment::check_index_errors() {
-  auto& s = *state_;
-  if (!s.index_check_pending) return;
-  s.index_check_pending = false;
-  uint32_t flags = 0;
-  s.transfer->download(s.run_info, 8, &flags, 4);  // the status word of shaders/common.glsl
-  if (flags != 0) {
-    uint32_t zero = 0;
-    s.transfer->update(s.run_info, 8, &zero, 4);
-    throw IndexError(detail::index_check_messages(flags) +
-                     " (found on the device in a run since the last synchronisation)");
-  }
-}
+void Environment::check_device_errors() { detail::check_device_status(*state_); }
 
 float Environment::read_parameter_scalar(const Parameter& p) {
   auto v = read_parameter(p);
@@ -319,14 +308,19 @@ void Environment::run(const Graph& graph, uint32_t seed) {
   if (graph.impl_->env != state_.get())
     throw UsageError("run: this Graph was built by another Environment, or its Environment is gone");
   auto& s = *state_;
-  s.transfer->update(s.run_info, 0, &seed, 4);
+  // DescentRunInfo {seed, zero = +0.0, run}: one update ahead of the graph in the same submit.
+  const uint32_t info[3] = {seed, 0u, ++s.runs};
+  s.transfer->update(s.run_info, 0, info, sizeof(info));
   VkCommandBuffer cb = graph.impl_->cb->handle();
   s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
   graph.impl_->has_run = true;
-  if (graph.impl_->has_gather) s.index_check_pending = true;
+  uint64_t n = graph.impl_->runs++;
+  if (graph.impl_->has_checks) {
+    s.check_pending = true;
+    s.run_log.record(s.runs, graph.impl_->index, n + 1);
+  }
   // DESCENT_DEBUG=2: the first run of each graph and every timing_every-th after it wait and print
   // (the other runs stay asynchronous).
-  uint64_t n = graph.impl_->runs++;
   if (flags().debug >= 2 && graph.impl_->timestamps && n % static_cast<uint64_t>(flags().timing_every) == 0)
     print_timings(graph);
 }
@@ -348,7 +342,7 @@ void Environment::print_timings(const Graph& graph) {
 
 void Environment::wait_idle() {
   state_->transfer->wait_idle();
-  check_index_errors();
+  check_device_errors();
 }
 
 std::vector<KernelTiming> Environment::last_timings(const Graph& graph) {

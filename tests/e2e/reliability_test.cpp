@@ -158,5 +158,123 @@ TEST(MemoryBudget, PastTheLimitThrowsAndTheEnvironmentStaysUsable) {
   EXPECT_TRUE(e.validation_messages().empty());
 }
 
+// ---- Non-finite checks ---------------------------------------------------------------------
+
+/// Linear regression y = x w trained by SGD on batches of 8, with the per-row loss checked.
+struct Regression {
+  Environment& e;
+  Parameter w, x, y, lr, loss_sum;
+  Graph step;
+  explicit Regression(Environment& env, bool check = true) : e(env) {
+    w = e.trainable_parameter({4, 1}, e.unique_name("w"), Initializer::uniform(0.5f));
+    x = e.static_parameter({8, 4}, e.unique_name("x"));
+    y = e.static_parameter({8, 1}, e.unique_name("y"));
+    lr = e.static_parameter_with_data({1}, e.unique_name("lr"), std::vector<float>{0.05f});
+    loss_sum = e.static_parameter({1}, e.unique_name("loss_sum"));
+    Sgd sgd(e, {w});
+    step = e.build_graph([&](Scope& s) {
+      DualArray pred = DualArray(s.parameter_value(x)).matmul(s.parameter(w));
+      Array loss = (pred - s.parameter_value(y)).square().reduce_sum(-1, true).set_loss();  // [8, 1]
+      if (check) loss.check_finite("regression loss");
+      s.write_parameter_value(loss_sum, s.parameter_value(loss_sum) + loss.reduce_sum(0));
+      sgd.step(s, s.parameter_value(lr));
+    });
+  }
+  void batch(uint32_t salt, float poison = 0.0f) {
+    auto xs = random_values(32, salt), ys = random_values(8, salt + 1);
+    if (poison != 0.0f) xs[13] = poison;
+    e.write_parameter(x, xs);
+    e.write_parameter(y, ys);
+  }
+};
+
+TEST(NonFinite, NaNInABatchIsReportedAtTheNextRead) {
+  Environment e;
+  Regression r(e);
+  for (uint32_t i = 0; i < 3; ++i) {
+    r.batch(i);
+    e.run(r.step);
+  }
+  EXPECT_NO_THROW(e.read_parameter(r.w));
+  r.batch(3, std::numeric_limits<float>::quiet_NaN());  // the 4th run of the graph
+  e.run(r.step);
+  for (uint32_t i = 4; i < 6; ++i) {
+    r.batch(i);
+    e.run(r.step);
+  }
+  RecordProperty("message", expect_error<NonFiniteError>(
+      "read after the NaN batch", [&] { e.read_parameter(r.loss_sum); },
+      {"check_finite", "'regression loss'", "NaN or infinity", "run 4 of graph #0",
+       "since the last synchronisation"}));
+  // Reported once; the weights are NaN now, so the next run fails again until they are reset.
+  EXPECT_NO_THROW(e.read_parameter(r.w));
+  e.run(r.step);
+  EXPECT_THROW(e.wait_idle(), NonFiniteError);
+  e.reset_parameters(1);
+  r.batch(7);
+  e.run(r.step);
+  EXPECT_NO_THROW(e.wait_idle());
+  EXPECT_TRUE(e.validation_messages().empty());
+}
+
+TEST(NonFinite, InfinityAndANaNLearningRateAreReported) {
+  Environment e;
+  Regression r(e);
+  r.batch(0, std::numeric_limits<float>::infinity());
+  e.run(r.step);
+  expect_error<NonFiniteError>("+inf", [&] { e.wait_idle(); }, {"'regression loss'", "run 1 of graph #0"});
+  // A NaN learning rate: the first step's loss is still finite, its update is not.
+  e.reset_parameters(2);
+  e.write_parameter(r.lr, {std::numeric_limits<float>::quiet_NaN()});
+  for (uint32_t i = 0; i < 3; ++i) {
+    r.batch(10 + i);
+    e.run(r.step);
+  }
+  expect_error<NonFiniteError>("NaN lr", [&] { e.read_parameter(r.w); }, {"'regression loss'", "run 3 of graph #0"});
+  EXPECT_TRUE(e.validation_messages().empty());
+}
+
+TEST(NonFinite, TheLossCheckAddsNoKernelAndWorksUnfused) {
+  Environment e;
+  Regression checked(e), plain(e, false);
+  EXPECT_EQ(checked.step.kernel_count(), plain.step.kernel_count()) << "the check fuses into the loss";
+  {
+    auto& f = detail::mutable_flags();
+    bool saved = f.disable_fusion;
+    f.disable_fusion = true;
+    Regression unfused(e);  // the check is a kernel of its own, without outputs
+    f.disable_fusion = saved;
+    EXPECT_GT(unfused.step.kernel_count(), checked.step.kernel_count());
+    unfused.batch(0, -std::numeric_limits<float>::infinity());
+    e.run(unfused.step);
+    EXPECT_THROW(e.wait_idle(), NonFiniteError);
+  }
+  // Same values with and without the check: it changes nothing else.
+  for (Regression* r : {&checked, &plain}) {
+    e.write_parameter(r->w, {0.5f, -0.25f, 0.125f, 1.0f});
+    r->batch(20);
+    e.run(r->step);
+  }
+  EXPECT_EQ(e.read_parameter(checked.w), e.read_parameter(plain.w));
+  EXPECT_TRUE(e.validation_messages().empty());
+}
+
+TEST(NonFinite, AnIndexErrorTakesPrecedenceAndListsBoth) {
+  Environment e;
+  auto v = e.static_parameter_with_data({3}, "v", std::vector<float>{1, 2, std::nanf("")});
+  auto i = e.static_parameter({2}, "i", DType::kU32);
+  auto out = e.static_parameter({2}, "out");
+  e.write_parameter(i, std::vector<uint32_t>{2, 7});
+  Graph g = e.build_graph([&](Scope& s) {
+    s.parameter_value(v).check_finite("v");
+    s.write_parameter_value(out, s.parameter_value(v).gather(0, s.parameter_value(i)));
+  });
+  e.run(g);
+  expect_error<IndexError>("both", [&] { e.wait_idle(); }, {"gather", "'v'", "run 1 of graph #0"});
+  expect_error<UsageError>("u32", [&] {
+    e.build_graph([&](Scope& s) { s.parameter_value(i).check_finite("i"); });
+  }, {"check_finite", "float32"});
+}
+
 }  // namespace
 }  // namespace descent::testing
