@@ -259,6 +259,16 @@ TEST(NonFinite, TheLossCheckAddsNoKernelAndWorksUnfused) {
   EXPECT_TRUE(e.validation_messages().empty());
 }
 
+TEST(NonFinite, GraphsWithChecksMatchTheReferenceFusedAndUnfused) {
+  // check_op: the float64 reference (which evaluates the check too), fused == unfused, run twice.
+  Input in{{4, 6}, random_values(24, 91)};
+  check_op("check_finite then mul", {in}, [](Scope&, const std::vector<Array>& x) {
+    (x[0] * 3.0f).check_finite("reference");
+    return x[0] * 2.0f;
+  });
+  expect_no_validation_messages();
+}
+
 TEST(NonFinite, AnIndexErrorTakesPrecedenceAndListsBoth) {
   Environment e;
   auto v = e.static_parameter_with_data({3}, "v", std::vector<float>{1, 2, std::nanf("")});
