@@ -11,17 +11,33 @@ layout(buffer_reference, std430, buffer_reference_align = 16) writeonly buffer D
 // beats two 32-bit ones depends on the kernel: see pair_stores in src/codegen/generate.cpp.)
 layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer DescentIn8 { uint64_t v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 8) writeonly buffer DescentOut8 { uint64_t v[]; };
-// Per-run values written before each run: the seed, and a +0.0 that the compiler cannot see
-// through (lavapipe folds x + 0.0 to x even under NoContraction, which is wrong for x = -0).
-layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; float zero; };
-// The same buffer seen writable: `flags` collects errors found on the device (one bit per index
-// check, src/graph/index_checks.hpp); the host reads and clears it at its next synchronisation.
-layout(buffer_reference, std430, buffer_reference_align = 4) buffer DescentStatus { uint seed; float zero; uint flags; };
+// Per-run values written before each run: the seed, a +0.0 that the compiler cannot see through
+// (lavapipe folds x + 0.0 to x even under NoContraction, which is wrong for x = -0), and the
+// Environment's number of this run.
+layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer DescentRunInfo { uint seed; float zero; uint run; };
+// The same buffer seen writable: `flags[kind]` collects failed device checks (one word per kind,
+// one bit per check: src/graph/device_checks.hpp) and `first_failed_run` the lowest run number
+// that failed one; the host reads and resets both at its next synchronisation.
+layout(buffer_reference, std430, buffer_reference_align = 4) buffer DescentStatus { uint seed; float zero; uint run; uint first_failed_run; uint flags[2]; };
+
+// Records a failed device check: status bit `bit` of word `kind`, and this run's number.
+void descent_fail(uint kind, uint bit, DescentRunInfo run) {
+  DescentStatus status = DescentStatus(uint64_t(run));
+  atomicOr(status.flags[kind], bit);
+  atomicMin(status.first_failed_run, run.run);
+}
 
 // An index that must stay below `limit` (all three u32 bits): out-of-range sets status bit `bit`
-// (src/graph/index_checks.hpp says which check it names).
+// of the index word (src/graph/device_checks.hpp says which check it names).
 float descent_check_index(float a, float limit, float bit, DescentRunInfo run) {
-  if (floatBitsToUint(a) >= floatBitsToUint(limit)) atomicOr(DescentStatus(uint64_t(run)).flags, floatBitsToUint(bit));
+  if (floatBitsToUint(a) >= floatBitsToUint(limit)) descent_fail(0u, floatBitsToUint(bit), run);
+  return a;
+}
+
+// NaN or +-Inf (all exponent bits set: a bit test, so no float mode can fold it away) sets status
+// bit `bit` of the non-finite word.
+float descent_check_finite(float a, float bit, DescentRunInfo run) {
+  if ((floatBitsToUint(a) & 0x7f800000u) == 0x7f800000u) descent_fail(1u, floatBitsToUint(bit), run);
   return a;
 }
 

@@ -86,6 +86,15 @@ class Array {
   /// These u32 indices, unchanged; any element >= limit makes the next host synchronisation
   /// (read_parameter, wait_idle) throw IndexError with `message` (name the op and what to do).
   Array check_index(uint32_t limit, const std::string& message) const;
+  /// Checks every element on the device, in every run of the graph: a NaN or an infinity makes
+  /// the next host synchronisation (read_parameter, wait_idle) throw NonFiniteError naming `what`
+  /// and the first run in which a check fired. The graph keeps the check whether or not anything
+  /// reads this array; values are unchanged. Cheap for a loss ([B, 1] or a scalar): one test per
+  /// element inside the kernel that computes it. Checking every weight would cost a pass over
+  /// them, so check the loss: a NaN batch, a NaN learning rate or a diverging step reaches it
+  /// within one step (docs/reliability.md says what it covers).
+  ///   descent::softmax_cross_entropy(logits, labels).set_loss().check_finite("training loss");
+  void check_finite(const std::string& what) const;
   /// This array (the accumulator) plus `values` added at positions `indices` along `axis`:
   /// out[..., j, ...] = acc[..., j, ...] + sum over k with indices[k] == j of values[..., k, ...].
   /// `values` has this array's shape with `axis` resized to indices' length; `indices` is 1-D u32.

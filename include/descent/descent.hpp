@@ -13,3 +13,4 @@
 #include "descent/module.hpp"
 #include "descent/optimizer.hpp"
 #include "descent/shape.hpp"
+#include "descent/training_state.hpp"

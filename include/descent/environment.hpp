@@ -34,6 +34,10 @@ struct GraphAccess;
 }  // namespace detail
 
 /// A named, shaped float32 array that persists in device memory between runs.
+/// A cheap value handle (two 32-bit ids): the serial number of its Environment, which is unique in
+/// the process, and the parameter's index there. Every use looks the Environment up among the live
+/// ones, so a handle kept after its Environment is destroyed throws UsageError instead of reaching
+/// freed memory or a parameter of a newer Environment.
 class Parameter {
  public:
   Parameter() = default;
@@ -43,13 +47,17 @@ class Parameter {
   /// Made by Environment::trainable_parameter (optimisers and checkpoints enumerate these).
   bool trainable() const;
   uint32_t id() const { return id_; }
-  bool valid() const { return env_ != nullptr; }
+  /// Not empty (default-constructed). A handle whose Environment is gone is still valid() but
+  /// every use of it throws UsageError.
+  bool valid() const { return env_ != 0; }
 
  private:
   friend class Environment;
   friend class Scope;
-  Parameter(detail::EnvironmentState* env, uint32_t id) : env_(env), id_(id) {}
-  detail::EnvironmentState* env_ = nullptr;
+  Parameter(uint32_t env, uint32_t id) : env_(env), id_(id) {}
+  /// The storage of this parameter; UsageError when empty or its Environment is gone.
+  const detail::ParameterStorage& storage(const char* op) const;
+  uint32_t env_ = 0;  // serial of the Environment (0: empty handle)
   uint32_t id_ = 0;
 };
 
@@ -163,7 +171,8 @@ class Environment {
   std::vector<uint32_t> read_parameter_u32(const Parameter& p);
   /// Waits for pending runs and returns a float32 parameter's contents (a u32 parameter throws
   /// UsageError: use read_parameter_u32). Throws IndexError if a gather or a loss met an
-  /// out-of-range index since the last synchronisation (wait_idle checks too).
+  /// out-of-range index since the last synchronisation, NonFiniteError if an Array::check_finite
+  /// saw NaN or infinity (wait_idle checks too).
   std::vector<float> read_parameter(const Parameter& p);
   float read_parameter_scalar(const Parameter& p);
 
@@ -184,7 +193,7 @@ class Environment {
  private:
   void check_param(const Parameter& p, const char* op) const;
   void print_timings(const Graph& graph);
-  void check_index_errors();
+  void check_device_errors();
   void upload(const Parameter& p, const void* data, size_t count, DType dtype);
   std::unique_ptr<detail::EnvironmentState> state_;
 };

@@ -26,15 +26,23 @@ class DeviceError : public Error {
   using Error::Error;
 };
 
-/// A device or host allocation failed. The Environment stays usable.
+/// A device or host allocation failed, or would have passed the memory heap's budget (descent
+/// checks its device memory against the heap size before asking the driver, since some drivers
+/// grant anything and the kernel's OOM killer ends the process later). The Environment stays
+/// usable: smaller requests may still succeed.
 class OutOfMemoryError : public Error {
  public:
-  OutOfMemoryError(const std::string& message, std::uint64_t bytes)
-      : Error(message), bytes_(bytes) {}
+  OutOfMemoryError(const std::string& message, std::uint64_t bytes, std::uint64_t heap_bytes = 0,
+                   std::uint64_t in_use_bytes = 0)
+      : Error(message), bytes_(bytes), heap_bytes_(heap_bytes), in_use_bytes_(in_use_bytes) {}
+  /// The size of the device allocation that was refused.
   std::uint64_t bytes() const { return bytes_; }
+  /// The memory heap's size (0 when not known), and what descent held on it at the time.
+  std::uint64_t heap_bytes() const { return heap_bytes_; }
+  std::uint64_t in_use_bytes() const { return in_use_bytes_; }
 
  private:
-  std::uint64_t bytes_;
+  std::uint64_t bytes_, heap_bytes_, in_use_bytes_;
 };
 
 /// Generated or embedded GLSL failed to compile; carries the numbered source.
@@ -50,6 +58,14 @@ class ShaderCompileError : public Error {
 
 /// An index array held an out-of-range index (gather); reported at the next synchronisation.
 class IndexError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Array::check_finite found NaN or an infinity; reported at the next synchronisation (read_parameter,
+/// wait_idle) with the message of every check that fired and the first run in which one did. (An
+/// IndexError takes precedence when an index check fired too: its message lists both.)
+class NonFiniteError : public Error {
  public:
   using Error::Error;
 };

@@ -15,7 +15,7 @@
 
 #include "codegen/generate.hpp"
 #include "codegen/writer.hpp"
-#include "graph/index_checks.hpp"
+#include "graph/device_checks.hpp"
 
 namespace descent::detail {
 std::string_view embedded_shader(std::string_view name);
@@ -235,8 +235,7 @@ class BodyWriter {
         // The clamp is a min() outside the branch, so only the (rare) flag write is conditional
         // and the gathered read needs no value merged from control flow.
         w_.line("uint {} = floatBitsToUint(t{}{});", gi, in.a, sfx_);
-        w_.line("if ({} >= {}u) atomicOr(DescentStatus(uint64_t(pc.run)).flags, {}u);", gi, extent,
-                detail::kGatherCheckBit);
+        w_.line("if ({} >= {}u) descent_fail(0u, {}u, pc.run);", gi, extent, detail::kGatherCheckBit);
         w_.line("{0} = min({0}, {1}u);", gi, extent - 1);
         std::vector<std::string> c;
         for (int j = 0; j < in.view.output.rank(); ++j)

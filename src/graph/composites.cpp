@@ -8,7 +8,7 @@
 
 #include "descent/environment.hpp"
 #include "graph/array_ops.hpp"
-#include "graph/index_checks.hpp"
+#include "graph/device_checks.hpp"
 #include "graph/scatter.hpp"
 
 namespace descent {
@@ -89,8 +89,18 @@ Array Array::check_index(uint32_t limit, const std::string& message) const {
   if (dtype() != DType::kU32)
     throw UsageError(fmt::format("check_index: needs u32 indices, got {} {}", dtype_name(dtype()), shape().str()));
   auto& s = st(*this);
-  NodeId bit = s.literal_u32(detail::index_check_bit(message));
+  NodeId bit = s.literal_u32(detail::device_check_bit(detail::CheckKind::kIndex, message));
   return wrap(*this, s.elementwise(Op::CheckIndex, {node_, s.literal_u32(limit), bit}, "check_index"));
+}
+
+void Array::check_finite(const std::string& what) const {
+  if (dtype() != DType::kF32)
+    throw UsageError(fmt::format("check_finite: needs a float32 array, got {} {}", dtype_name(dtype()), shape().str()));
+  auto& s = st(*this);
+  std::string message = fmt::format("check_finite: '{}' held NaN or infinity (NaN or Inf in the inputs, "
+                                    "or a diverging update: check the data and the learning rate)", what);
+  NodeId bit = s.literal_u32(detail::device_check_bit(detail::CheckKind::kNonFinite, message));
+  s.elementwise(Op::CheckFinite, {node_, bit}, "check_finite");  // a root: dead-code elimination keeps it
 }
 
 Array Array::argmax(int axis, bool keep_dims) const {

@@ -191,7 +191,7 @@ DualArray Scope::parameter(const Parameter& p) {
 std::vector<Parameter> Scope::trainable_parameters() const {
   std::vector<Parameter> r;
   for (uint32_t id : state_->tape.param_order)
-    if (state_->env->params[id].trainable) r.push_back(Parameter(state_->env, id));
+    if (state_->env->params[id].trainable) r.push_back(Parameter(state_->env->serial, id));
   return r;
 }
 

@@ -8,7 +8,7 @@
 
 #include "descent/errors.hpp"
 
-#include "graph/index_checks.hpp"
+#include "graph/device_checks.hpp"
 #include "util/assert.hpp"
 
 namespace descent::detail {
@@ -19,8 +19,15 @@ uint32_t u(double x) { return static_cast<uint32_t>(x); }
 double d(uint32_t x) { return static_cast<double>(x); }
 double check_index(double a, double limit, double bit) {
   if (a >= limit) {
-    throw IndexError(fmt::format("{} (index {}, must be < {})", index_check_messages(u(bit)), a, limit));
+    throw IndexError(fmt::format("{} (index {}, must be < {})",
+                                 device_check_messages(CheckKind::kIndex, u(bit)), a, limit));
   }
+  return a;
+}
+double check_finite(double a, double bit) {
+  // The device checks the float32 value: a float64 value beyond float32's range is infinite there.
+  if (!std::isfinite(static_cast<float>(a)))
+    throw NonFiniteError(fmt::format("{} (value {})", device_check_messages(CheckKind::kNonFinite, u(bit)), a));
   return a;
 }
 /// IEEE binary16 bits of `x` (rounded to float32 first, then to nearest half, ties to even;

@@ -122,8 +122,8 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
   }
   for (const KernelSpec& k : cg->kernels) {
     for (const Instr& i : k.body)
-      cg->has_gather = cg->has_gather || i.kind == Instr::Kind::Gather ||
-                       (i.kind == Instr::Kind::Op && i.op == Op::CheckIndex);
+      cg->has_checks = cg->has_checks || i.kind == Instr::Kind::Gather ||
+                       (i.kind == Instr::Kind::Op && (i.op == Op::CheckIndex || i.op == Op::CheckFinite));
     cg->generated.push_back(codegen::generate(k, env.target));
     if (f.debug >= 4) std::fprintf(stderr, "descent: GLSL of %s\n%s\n", k.label.c_str(), cg->generated.back().source.c_str());
     cg->pipelines.push_back(&env.pipeline(cg->generated.back(), k.label));

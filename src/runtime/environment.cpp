@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
+#include <unordered_map>
 
 #include "descent/environment.hpp"
 #include "graph/builder.hpp"
-#include "graph/index_checks.hpp"
 #include "runtime/dot.hpp"
 #include "runtime/state.hpp"
 #include "util/assert.hpp"
@@ -23,6 +24,34 @@ using detail::EnvironmentState;
 using detail::flags;
 
 namespace detail {
+
+namespace {
+// Live Environments by serial. Environments may be created and destroyed on several threads; the
+// mutex guards the table, not the Environments (using one while another thread destroys it is a
+// bug in the caller, as for any object).
+std::mutex g_environments_mutex;
+std::unordered_map<uint32_t, EnvironmentState*> g_environments;
+uint32_t g_next_environment = 1;
+}  // namespace
+
+uint32_t register_environment(EnvironmentState* env) {
+  std::lock_guard<std::mutex> lock(g_environments_mutex);
+  uint32_t serial = g_next_environment++;
+  if (g_next_environment == 0) g_next_environment = 1;
+  g_environments[serial] = env;
+  return serial;
+}
+
+void unregister_environment(uint32_t serial) {
+  std::lock_guard<std::mutex> lock(g_environments_mutex);
+  g_environments.erase(serial);
+}
+
+EnvironmentState* live_environment(uint32_t serial) {
+  std::lock_guard<std::mutex> lock(g_environments_mutex);
+  auto it = g_environments.find(serial);
+  return it == g_environments.end() ? nullptr : it->second;
+}
 
 ParameterStorage& EnvironmentState::param(uint32_t id, const char* op) {
   if (id >= params.size()) throw UsageError(fmt::format("{}: unknown parameter id {}", op, id));
@@ -57,22 +86,21 @@ void EnvironmentState::release_graph(CompiledGraph* g) {
 
 // ---- Parameter ----------------------------------------------------------------------------
 
-const Shape& Parameter::shape() const {
-  if (!env_) throw UsageError("Parameter::shape: empty parameter handle");
-  return env_->param(id_, "Parameter::shape").shape;
+const detail::ParameterStorage& Parameter::storage(const char* op) const {
+  if (!env_) throw UsageError(fmt::format("{}: empty parameter handle", op));
+  EnvironmentState* env = detail::live_environment(env_);
+  if (!env) {
+    throw UsageError(fmt::format("{}: parameter #{} belongs to an Environment that has been destroyed; "
+                                 "a Parameter is only valid while its Environment lives (keep the "
+                                 "Environment, or create the parameter again in the new one)", op, id_));
+  }
+  return env->param(id_, op);
 }
-DType Parameter::dtype() const {
-  if (!env_) throw UsageError("Parameter::dtype: empty parameter handle");
-  return env_->param(id_, "Parameter::dtype").dtype;
-}
-bool Parameter::trainable() const {
-  if (!env_) throw UsageError("Parameter::trainable: empty parameter handle");
-  return env_->param(id_, "Parameter::trainable").trainable;
-}
-const std::string& Parameter::name() const {
-  if (!env_) throw UsageError("Parameter::name: empty parameter handle");
-  return env_->param(id_, "Parameter::name").name;
-}
+
+const Shape& Parameter::shape() const { return storage("Parameter::shape").shape; }
+DType Parameter::dtype() const { return storage("Parameter::dtype").dtype; }
+bool Parameter::trainable() const { return storage("Parameter::trainable").trainable; }
+const std::string& Parameter::name() const { return storage("Parameter::name").name; }
 
 // ---- Environment --------------------------------------------------------------------------
 
@@ -90,6 +118,8 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.pipeline_cache = std::make_unique<vk::PipelineCache>(*s.ctx);
   s.run_info = s.heap->alloc(256);
   s.transfer->fill_zero(s.run_info, 0, 256);
+  const uint32_t no_failed_run = 0xffffffffu;  // DescentStatus.first_failed_run takes atomicMin
+  s.transfer->update(s.run_info, detail::kStatusFirstFailedRun, &no_failed_run, 4);
   s.target.cpu = s.ctx->info().is_cpu;
   s.target.max_groups_x = s.ctx->info().max_workgroup_count[0];
   s.target.reduce_threads = flags().reduce_threads;
@@ -107,10 +137,12 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.nan_preserve = s.ctx->info().signed_zero_inf_nan_preserve_f32;
   if (flags().debug >= 1)
     std::fprintf(stderr, "descent: device %s (%s)\n", s.ctx->info().name.c_str(), s.ctx->info().type_name.c_str());
+  s.serial = detail::register_environment(&s);  // last: a constructor that threw registers nothing
 }
 
 Environment::~Environment() {
   auto& s = *state_;
+  detail::unregister_environment(s.serial);  // from here on, its Parameter handles are refused
   try {
     s.transfer->wait_idle();
   } catch (const Error&) {
@@ -140,7 +172,7 @@ Parameter Environment::static_parameter(const Shape& shape, const std::string& n
   s.params.push_back(std::move(p));
   auto id = static_cast<uint32_t>(s.params.size() - 1);
   s.param_by_name.emplace(name, id);
-  return Parameter(state_.get(), id);
+  return Parameter(state_->serial, id);
 }
 
 std::string Environment::unique_name(const std::string& base) {
@@ -173,14 +205,14 @@ void Environment::reset_parameters(uint64_t seed) {
   state_->init_seed = seed;
   for (uint32_t i = 0; i < state_->params.size(); ++i) {
     const auto& ps = state_->params[i];
-    if (ps.trainable) write_parameter(Parameter(state_.get(), i), ps.init.values(ps.shape, seed, i));
+    if (ps.trainable) write_parameter(Parameter(state_->serial, i), ps.init.values(ps.shape, seed, i));
   }
 }
 
 std::vector<Parameter> Environment::trainable_parameters() const {
   std::vector<Parameter> r;
   for (uint32_t i = 0; i < state_->params.size(); ++i)
-    if (state_->params[i].trainable) r.push_back(Parameter(state_.get(), i));
+    if (state_->params[i].trainable) r.push_back(Parameter(state_->serial, i));
   return r;
 }
 
@@ -192,9 +224,9 @@ Parameter Environment::static_parameter_with_data(const Shape& shape, const std:
 }
 
 void Environment::check_param(const Parameter& p, const char* op) const {
-  if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
-  if (p.env_ != state_.get())
-    throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment", op, p.name()));
+  if (p.env_ == state_->serial) return;
+  const auto& other = p.storage(op);  // throws for empty handles and destroyed Environments
+  throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment", op, other.name));
 }
 
 void Environment::upload(const Parameter& p, const void* data, size_t count, DType dtype) {
@@ -229,7 +261,7 @@ std::vector<uint32_t> Environment::read_parameter_u32(const Parameter& p) {
   }
   std::vector<uint32_t> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
-  check_index_errors();
+  check_device_errors();
   return out;
 }
 
@@ -246,23 +278,11 @@ std::vector<float> Environment::read_parameter(const Parameter& p) {
   }
   std::vector<float> out(static_cast<size_t>(ps.shape.element_count()));
   state_->transfer->download(ps.alloc, 0, out.data(), out.size() * 4);
-  check_index_errors();
+  check_device_errors();
   return out;
 }
 
-void Environment::check_index_errors() {
-  auto& s = *state_;
-  if (!s.index_check_pending) return;
-  s.index_check_pending = false;
-  uint32_t flags = 0;
-  s.transfer->download(s.run_info, 8, &flags, 4);  // the status word of shaders/common.glsl
-  if (flags != 0) {
-    uint32_t zero = 0;
-    s.transfer->update(s.run_info, 8, &zero, 4);
-    throw IndexError(detail::index_check_messages(flags) +
-                     " (found on the device in a run since the last synchronisation)");
-  }
-}
+void Environment::check_device_errors() { detail::check_device_status(*state_); }
 
 float Environment::read_parameter_scalar(const Parameter& p) {
   auto v = read_parameter(p);
@@ -289,14 +309,19 @@ void Environment::run(const Graph& graph, uint32_t seed) {
   if (graph.impl_->env != state_.get())
     throw UsageError("run: this Graph was built by another Environment, or its Environment is gone");
   auto& s = *state_;
-  s.transfer->update(s.run_info, 0, &seed, 4);
+  // DescentRunInfo {seed, zero = +0.0, run}: one update ahead of the graph in the same submit.
+  const uint32_t info[3] = {seed, 0u, ++s.runs};
+  s.transfer->update(s.run_info, 0, info, sizeof(info));
   VkCommandBuffer cb = graph.impl_->cb->handle();
   s.transfer->submit(std::span<const VkCommandBuffer>(&cb, 1));
   graph.impl_->has_run = true;
-  if (graph.impl_->has_gather) s.index_check_pending = true;
+  uint64_t n = graph.impl_->runs++;
+  if (graph.impl_->has_checks) {
+    s.check_pending = true;
+    s.run_log.record(s.runs, graph.impl_->index, n + 1);
+  }
   // DESCENT_DEBUG=2: the first run of each graph and every timing_every-th after it wait and print
   // (the other runs stay asynchronous).
-  uint64_t n = graph.impl_->runs++;
   if (flags().debug >= 2 && graph.impl_->timestamps && n % static_cast<uint64_t>(flags().timing_every) == 0)
     print_timings(graph);
 }
@@ -318,11 +343,13 @@ void Environment::print_timings(const Graph& graph) {
 
 void Environment::wait_idle() {
   state_->transfer->wait_idle();
-  check_index_errors();
+  check_device_errors();
 }
 
 std::vector<KernelTiming> Environment::last_timings(const Graph& graph) {
   std::vector<KernelTiming> out;
+  if (graph.impl_ && graph.impl_->env != state_.get())
+    throw UsageError("last_timings: this Graph was built by another Environment, or its Environment is gone");
   if (!graph.impl_ || !graph.impl_->timestamps || !graph.impl_->has_run) return out;
   wait_idle();
   auto& cg = *graph.impl_;

@@ -24,12 +24,10 @@ Scope::Scope(detail::EnvironmentState* env) : state_(std::make_unique<detail::Sc
 Scope::~Scope() = default;
 
 const detail::ParameterStorage& Scope::param_of(const Parameter& p, const char* op) {
-  if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
-  if (p.env_ != state_->env) {
-    throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment; a graph can "
-                                 "only use its own Environment's parameters", op, p.name()));
-  }
-  return state_->env->param(p.id(), op);
+  if (p.env_ == state_->env->serial) return state_->env->param(p.id(), op);
+  const auto& other = p.storage(op);  // throws for empty handles and destroyed Environments
+  throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment; a graph can "
+                               "only use its own Environment's parameters", op, other.name));
 }
 
 Array Scope::parameter_value(const Parameter& p) {

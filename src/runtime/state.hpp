@@ -33,7 +33,28 @@ struct ParameterStorage {
 
 struct CompiledGraph;
 
+/// The runs of graphs with device checks since the status words were last read, as spans of
+/// consecutive runs of one graph, so that the first failing run number (from the device) can be
+/// named as "run k of graph g". Bounded: past kMaxSpans spans, only the run number is reported.
+struct RunLog {
+  struct Span {
+    uint32_t first_run, last_run;  // Environment run numbers (1, 2, ...)
+    uint32_t graph;                // CompiledGraph::index
+    uint64_t graph_run;            // that graph's own number of first_run (1, 2, ...)
+  };
+  static constexpr size_t kMaxSpans = 4096;
+  std::vector<Span> spans;
+  void record(uint32_t run, uint32_t graph, uint64_t graph_run);
+  /// "in run 57 of graph #0 (the Environment's run 1234)": graphs numbered from 0 in build order,
+  /// runs from 1; the Environment's run number alone past kMaxSpans.
+  std::string describe(uint32_t run) const;
+};
+
+/// Offsets in the run-info buffer (shaders/common.glsl: DescentRunInfo, DescentStatus).
+inline constexpr uint64_t kRunInfoRun = 8, kStatusFirstFailedRun = 12, kStatusFlags = 16;
+
 struct EnvironmentState {
+  uint32_t serial = 0;  // unique among the Environments of this process; Parameters carry it
   std::unique_ptr<vk::Context> ctx;
   std::unique_ptr<vk::Heap> heap;
   std::unique_ptr<vk::Transfer> transfer;
@@ -46,7 +67,9 @@ struct EnvironmentState {
   std::map<std::string, int> name_counters;       // unique_name(base): next suffix to try
   vk::Allocation run_info;  // 256 bytes: the run seed, written before each run in the same submit
   std::set<CompiledGraph*> graphs;
-  bool index_check_pending = false;  // a graph with gathers ran since the status word was read
+  bool check_pending = false;  // a graph with device checks ran since the status words were read
+  uint32_t runs = 0;           // Environment::run calls so far (the shaders' run number)
+  RunLog run_log;              // which graph made which runs since the status words were read
   codegen::Target target;
   uint64_t init_seed = 0;  // Environment::reset_parameters
   uint32_t graphs_built = 0;
@@ -80,10 +103,18 @@ struct CompiledGraph {
   bool has_run = false;  // timestamps are only valid after a run
   uint64_t runs = 0;     // Environment::run calls (DESCENT_DEBUG=2 prints every timing_every-th)
   uint32_t index = 0;    // build order in its Environment, for messages
-  bool has_gather = false;  // gathers or index checks: the status word needs reading
+  bool has_checks = false;  // gathers or device checks: the status words need reading
 
   ~CompiledGraph();
 };
+
+/// Live Environments by serial (Parameter handles find theirs here). register_environment hands
+/// out the next serial; serials are never reused while the process runs (32 bits: a new
+/// Environment every millisecond would wrap after 49 days; 0 is skipped).
+uint32_t register_environment(EnvironmentState* env);
+void unregister_environment(uint32_t serial);
+/// The live Environment with this serial, or nullptr once it is destroyed.
+EnvironmentState* live_environment(uint32_t serial);
 
 /// Library-internal access to a Graph's compiled form (tests and tools use it too).
 struct GraphAccess {
@@ -92,6 +123,10 @@ struct GraphAccess {
     return *g.impl_;
   }
 };
+
+/// Reads the status words if a graph with device checks ran since the last read, resets them,
+/// and throws IndexError / NonFiniteError for the checks that failed (runtime/device_status.cpp).
+void check_device_status(EnvironmentState& env);
 
 /// Compiles the scope's IR: passes, fusion, codegen, pipelines, memory plan, recording.
 std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph built);

@@ -41,6 +41,8 @@ Flags read_flags() {
   f.coopmat_variant = env_int("DESCENT_COOPMAT_VARIANT", 0);
   f.matmul_prologue = env_int("DESCENT_MATMUL_PROLOGUE", 0);
   f.coopmat2 = env_int("DESCENT_COOPMAT2", 1);
+  f.heap_limit_mb = env_int("DESCENT_HEAP_LIMIT_MB", 0);
+  if (f.heap_limit_mb < 0) f.heap_limit_mb = 0;
   return f;
 }
 }  // namespace

@@ -20,6 +20,7 @@ struct Flags {
   int coopmat_variant = 0;        // DESCENT_COOPMAT_VARIANT=n: force a cooperative-matrix tile table entry
   int matmul_prologue = 0;        // DESCENT_MATMUL_PROLOGUE=1: compute single-node matmul operands in the loads
   int coopmat2 = 1;               // DESCENT_COOPMAT2=0: no workgroup-scope tensor-core kernels
+  int heap_limit_mb = 0;          // DESCENT_HEAP_LIMIT_MB=n: hold at most n MiB per memory heap (0: the heap size)
 };
 
 /// The flags, read from the environment on first call.

@@ -42,6 +42,10 @@ struct DeviceInfo {
   bool signed_zero_inf_nan_preserve_f32 = false;
   // Hex of pipelineCacheUUID + vendor id + device id + driver version: keys shader caches.
   std::string cache_key;
+  // Hex of deviceUUID: one physical device, whichever instance enumerated it (keys the memory
+  // budget's ledger, vulkan/memory_budget.hpp).
+  std::string device_uuid;
+  bool has_memory_budget = false;  // VK_EXT_memory_budget enabled: heapBudget / heapUsage queries
 };
 
 /// Multi-line human-readable summary of `info`.
@@ -93,6 +97,8 @@ class Context {
 
   bool device_lost() const { return device_lost_.load(); }
   void mark_device_lost() { device_lost_.store(true); }
+
+  const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
 
   /// Index of a memory type allowed by `type_bits` having all `required` flags, preferring one
   /// that also has all `preferred` flags. Throws DeviceError if none.

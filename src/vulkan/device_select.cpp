@@ -230,6 +230,9 @@ std::vector<const char*> wanted_features(const Selected& s, FeatureChain& wanted
     extensions.push_back("VK_KHR_cooperative_matrix");
     extensions.push_back("VK_NV_cooperative_matrix2");
   }
+  // heapBudget / heapUsage per memory heap (vulkan/memory_budget.cpp): no features to enable.
+  if (contains(s.extensions, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME))
+    extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   // Required by the spec when present (MoltenVK and other layered implementations).
   if (contains(s.extensions, "VK_KHR_portability_subset"))
     extensions.push_back("VK_KHR_portability_subset");
@@ -283,6 +286,8 @@ DeviceInfo read_device_info(const Selected& s, const FeatureChain& enabled) {
       enabled.v13.subgroupSizeControl ||
       (enabled.use_subgroup_ext && enabled.subgroup_ext.subgroupSizeControl);
 
+  info.has_memory_budget = contains(s.extensions, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  for (uint8_t byte : p11.deviceUUID) info.device_uuid += fmt::format("{:02x}", byte);
   for (uint8_t byte : p.properties.pipelineCacheUUID) info.cache_key += fmt::format("{:02x}", byte);
   info.cache_key +=
       fmt::format("{:08x}{:08x}{:08x}", info.vendor_id, info.device_id, info.driver_version);
@@ -299,7 +304,8 @@ std::string describe(const DeviceInfo& i) {
       "driver: {} {} (version 0x{:x}), Vulkan {}.{}.{}\n"
       "subgroup {}, max allocation {} MiB, max storage range {} MiB, push constants {} B\n"
       "workgroups: count {}x{}x{}, {} invocations, {} KiB shared\n"
-      "timestamps: {} valid bits, period {} ns; float16 {}, coopmat NV {}, timeline {}",
+      "timestamps: {} valid bits, period {} ns; float16 {}, coopmat NV {}, timeline {}, "
+      "memory budget {}",
       i.name, i.type_name, i.vendor_id, i.device_id, i.driver_name, i.driver_info, i.driver_version,
       VK_API_VERSION_MAJOR(i.api_version), VK_API_VERSION_MINOR(i.api_version),
       VK_API_VERSION_PATCH(i.api_version), i.subgroup_size, i.max_allocation_size >> 20,
@@ -307,7 +313,7 @@ std::string describe(const DeviceInfo& i) {
       i.max_workgroup_count[1], i.max_workgroup_count[2], i.max_workgroup_invocations,
       i.max_shared_memory >> 10, i.timestamp_valid_bits, i.timestamp_period_ns,
       i.has_float16 ? "yes" : "no", i.has_cooperative_matrix_nv ? "yes" : "no",
-      i.has_timeline_semaphore ? "yes" : "no");
+      i.has_timeline_semaphore ? "yes" : "no", i.has_memory_budget ? "yes" : "no");
 }
 
 }  // namespace descent::vk

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 
 #include "descent/errors.hpp"
 #include "util/assert.hpp"
@@ -26,11 +27,39 @@ Heap::Heap(Context& ctx, uint64_t block_size)
       block_size_(
           round_up(std::clamp<uint64_t>(block_size, kAlignment,
                                         ctx.info().max_allocation_size / kAlignment * kAlignment),
-                   kAlignment)) {}
+                   kAlignment)) {
+  // The memory type (and so the heap whose budget applies) from a probe buffer's requirements:
+  // storage buffers of one usage share their memoryTypeBits.
+  VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  info.size = kAlignment;
+  info.usage = kUsage;
+  info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  VkBuffer raw = VK_NULL_HANDLE;
+  VK_CHECK(vkCreateBuffer(ctx.device(), &info, nullptr, &raw));
+  UniqueBuffer probe(ctx.device(), raw);
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(ctx.device(), raw, &req);
+  memory_type_ = ctx.find_memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+}
 
 Heap::~Heap() = default;  // each block destroys its buffer, then its memory (member order)
 
-uint32_t Heap::add_block(uint64_t bytes) {
+HeapBudget Heap::budget() const { return device_memory_budget(ctx_, memory_type_); }
+
+void Heap::throw_out_of_memory(uint64_t block, uint64_t request, const char* why) const {
+  Stats s = stats();
+  HeapBudget b = budget();
+  throw OutOfMemoryError(
+      fmt::format("out of device memory: an array of {} bytes needs a new block of {} bytes on "
+                  "{}: {} (this Environment: {} bytes in {} blocks, {} in use, largest free piece "
+                  "{}); destroy Graphs or Environments you no longer need, use smaller batches or "
+                  "arrays, or pick a device with more memory (DESCENT_DEVICE)",
+                  request, block, b.describe(), why, s.block_bytes, s.blocks, s.used_bytes,
+                  s.largest_free),
+      block, b.size, b.in_use);
+}
+
+uint32_t Heap::add_block(uint64_t bytes, uint64_t request) {
   VkDevice device = ctx_.device();
   VkBufferCreateInfo buffer_info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   buffer_info.size = bytes;
@@ -42,12 +71,9 @@ uint32_t Heap::add_block(uint64_t bytes) {
 
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(device, raw_buffer, &req);
-  if (memory_type_ == UINT32_MAX)
-    memory_type_ =
-        ctx_.find_memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-  VkPhysicalDeviceMemoryProperties props;
-  vkGetPhysicalDeviceMemoryProperties(ctx_.physical_device(), &props);
-  uint32_t heap_index = props.memoryTypes[memory_type_].heapIndex;
+  DESCENT_ASSERT(req.memoryTypeBits & (1u << memory_type_), "heap block memory type changed");
+  std::optional<MemoryReservation> reservation = MemoryReservation::take(ctx_, memory_type_, req.size);
+  if (!reservation) throw_out_of_memory(req.size, request, "more than its budget allows");
 
   VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
   flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
@@ -65,13 +91,8 @@ uint32_t Heap::add_block(uint64_t bytes) {
   }
   if (vkAllocateMemory_result == VK_ERROR_OUT_OF_DEVICE_MEMORY ||
       vkAllocateMemory_result == VK_ERROR_OUT_OF_HOST_MEMORY) {
-    Stats s = stats();
-    throw OutOfMemoryError(
-        fmt::format(
-            "out of device memory: could not allocate a block of {} bytes on heap {} "
-            "({} bytes in {} blocks already, {} in use); free arrays or use smaller batches",
-            req.size, heap_index, s.block_bytes, s.blocks, s.used_bytes),
-        req.size);
+    reservation->reset();
+    throw_out_of_memory(req.size, request, "the device refused it");
   }
   VK_CHECK(vkAllocateMemory_result);
   UniqueMemory memory(device, raw_memory);
@@ -79,18 +100,44 @@ uint32_t Heap::add_block(uint64_t bytes) {
 
   VkBufferDeviceAddressInfo address_info{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
   address_info.buffer = raw_buffer;
-  Block block;
+  uint32_t index = new_block(bytes);
+  Block& block = blocks_[index];
   block.address = vkGetBufferDeviceAddress(device, &address_info);
-  block.size = bytes;
-  block.free_ranges.emplace(0, bytes);
   block.buffer = std::move(buffer);
   block.memory = std::move(memory);
-  auto index = static_cast<uint32_t>(blocks_.size());
+  block.reservation = std::move(*reservation);
   ctx_.set_name(VK_OBJECT_TYPE_BUFFER, raw_buffer, fmt::format("descent heap block {}", index));
   ctx_.set_name(VK_OBJECT_TYPE_DEVICE_MEMORY, raw_memory,
                 fmt::format("descent heap block {} memory", index));
-  blocks_.push_back(std::move(block));
   return index;
+}
+
+// A released slot if there is one (indices of live blocks never change), else a new one.
+uint32_t Heap::new_block(uint64_t size) {
+  uint32_t index = 0;
+  while (index < blocks_.size() && blocks_[index].size != 0) ++index;
+  if (index == blocks_.size()) blocks_.emplace_back();
+  Block& b = blocks_[index];
+  b.size = size;
+  b.used = 0;
+  b.free_ranges.clear();
+  b.free_ranges.emplace(0, size);
+  return index;
+}
+
+// Gives every block without a live allocation back to the driver (and the budget).
+bool Heap::release_empty_blocks() {
+  bool any = false;
+  for (Block& b : blocks_) {
+    if (b.size == 0 || b.used != 0) continue;
+    b.buffer.reset();
+    b.memory.reset();
+    b.reservation.reset();
+    b.size = b.address = 0;
+    b.free_ranges.clear();
+    any = true;
+  }
+  return any;
 }
 
 bool Heap::try_place(uint32_t index, uint64_t bytes, uint64_t* offset) {
@@ -124,7 +171,12 @@ Allocation Heap::alloc(uint64_t bytes) {
   if (placed) {
     --index;
   } else {
-    index = add_block(std::max(size, block_size_));
+    // A block of the usual size where the budget has room for it; near the limit empty blocks go
+    // back to the driver first, and the new block shrinks to the room (down to the request).
+    uint64_t want = std::max(size, block_size_);
+    if (budget().room() < want) release_empty_blocks();
+    uint64_t block = std::max(size, std::min(want, budget().room() / kAlignment * kAlignment));
+    index = add_block(block, bytes);
     placed = try_place(index, size, &offset);
     DESCENT_ASSERT(placed, "a fresh heap block must fit its first allocation");
   }
@@ -168,8 +220,9 @@ void Heap::free(const Allocation& a) {
 
 Heap::Stats Heap::stats() const {
   Stats s;
-  s.blocks = blocks_.size();
   for (const Block& b : blocks_) {
+    if (b.size == 0) continue;  // released
+    ++s.blocks;
     s.block_bytes += b.size;
     s.used_bytes += b.used;
     for (const auto& [offset, size] : b.free_ranges)

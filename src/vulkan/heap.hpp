@@ -1,6 +1,7 @@
 // Device memory for arrays: a sub-allocating heap of big blocks. Each block is one VkDeviceMemory
 // (device-address capable) bound to one storage VkBuffer; an Allocation is a 256-byte aligned range
-// of a block. It must not track GPU use: free() is immediate, callers wait for the GPU first.
+// of a block. Blocks stay within the memory heap's budget (vulkan/memory_budget.hpp). It must not
+// track GPU use: free() is immediate, callers wait for the GPU first.
 #pragma once
 #include <vulkan/vulkan.h>
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "vulkan/handle.hpp"
+#include "vulkan/memory_budget.hpp"
 
 namespace descent::vk {
 
@@ -38,8 +40,11 @@ class Heap {
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
 
-  /// Requests larger than the block size get a block of their own. Throws OutOfMemoryError
-  /// (bytes, heap index) when the device refuses; the heap stays fully usable afterwards.
+  /// Requests larger than the block size get a block of their own. A new block is never larger
+  /// than the budget's room (so near the limit blocks shrink, down to the request), and empty
+  /// blocks go back to the driver when the room is too small. Throws OutOfMemoryError (bytes,
+  /// heap size, in use, what to do) when the request would pass the heap's budget, before the
+  /// driver is asked, or when the device refuses; the heap stays fully usable afterwards.
   Allocation alloc(uint64_t bytes);
   /// Immediate: the caller guarantees the GPU no longer uses `a`. Freeing twice is a bug (assert).
   void free(const Allocation& a);
@@ -50,14 +55,17 @@ class Heap {
   };
   Stats stats() const;
   uint64_t block_size() const { return block_size_; }
+  /// The budget of the memory heap the blocks come from.
+  HeapBudget budget() const;
 
   /// Test hook: after `n` more successful vkAllocateMemory calls, the next one fails as if the
   /// device were out of memory (so 0 fails the very next one); fires once. -1 disables.
   void set_fail_after(int64_t n) { fail_after_ = n; }
 
  private:
-  struct Block {
-    UniqueMemory memory;  // declared first so the buffer is destroyed before its memory
+  struct Block {  // size 0: released (the slot stays so that block indices remain valid)
+    MemoryReservation reservation;  // destroyed last: after the memory is freed
+    UniqueMemory memory;  // declared before the buffer so the buffer is destroyed first
     UniqueBuffer buffer;
     uint64_t size = 0, address = 0, used = 0;
     std::map<uint64_t, uint64_t> free_ranges;  // offset -> size, coalesced, ordered by offset
@@ -66,12 +74,15 @@ class Heap {
     uint32_t block;
     uint64_t offset, size;
   };
-  uint32_t add_block(uint64_t bytes);
+  uint32_t add_block(uint64_t bytes, uint64_t request);
+  uint32_t new_block(uint64_t size);
   bool try_place(uint32_t block, uint64_t bytes, uint64_t* offset);
+  bool release_empty_blocks();
+  [[noreturn]] void throw_out_of_memory(uint64_t block, uint64_t request, const char* why) const;
 
   Context& ctx_;
   uint64_t block_size_;
-  uint32_t memory_type_ = UINT32_MAX;  // chosen on the first block
+  uint32_t memory_type_ = UINT32_MAX;  // chosen at construction (a probe buffer's requirements)
   std::vector<Block> blocks_;
   std::unordered_map<uint32_t, Live> live_;
   uint32_t next_id_ = 1;

@@ -80,6 +80,16 @@ Transfer::Transfer(Context& ctx, uint64_t staging_bytes, bool use_fences) : ctx_
     type = ctx.find_memory_type(req.memoryTypeBits, kVisible, VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     coherent_ = false;
   }
+  std::optional<MemoryReservation> reservation = MemoryReservation::take(ctx, type, req.size);
+  if (!reservation) {
+    HeapBudget b = device_memory_budget(ctx, type);
+    throw OutOfMemoryError(
+        fmt::format("out of device memory: the staging ring for uploads and downloads ({} bytes) "
+                    "does not fit on {}; destroy Environments you no longer need or raise "
+                    "DESCENT_HEAP_LIMIT_MB", req.size, b.describe()),
+        req.size, b.size, b.in_use);
+  }
+  staging_reservation_ = std::move(*reservation);
   VkMemoryAllocateInfo alloc_info{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   alloc_info.allocationSize = req.size;
   alloc_info.memoryTypeIndex = type;

@@ -14,6 +14,7 @@
 #include "vulkan/commands.hpp"
 #include "vulkan/handle.hpp"
 #include "vulkan/heap.hpp"
+#include "vulkan/memory_budget.hpp"
 
 namespace descent::vk {
 
@@ -88,6 +89,7 @@ class Transfer {
   UniqueSemaphore semaphore_;
   std::vector<UniqueFence> free_fences_;
 
+  MemoryReservation staging_reservation_;  // the ring's bytes in the heap's budget
   UniqueMemory staging_memory_;  // declared before the buffer: destroyed after it
   UniqueBuffer staging_;
   uint8_t* mapped_ = nullptr;

@@ -109,6 +109,17 @@ TEST(Elementwise, U32ArithmeticThroughConversions) {
   });
 }
 
+TEST(Elementwise, CheckFiniteMatchesTheReferenceFusedAndUnfused) {
+  // check_finite is a side effect kept without users: the float64 reference evaluates the check
+  // too, and the graph still fuses (fused == unfused, run twice).
+  Input in{{4, 6}, random_values(24, 91)};
+  check_op("check_finite then mul", {in}, [](Scope&, const std::vector<Array>& x) {
+    (x[0] * 3.0f).check_finite("reference");
+    return x[0] * 2.0f;
+  });
+  expect_no_validation_messages();
+}
+
 TEST(Elementwise, BinaryBroadcasting) {
   Input a{Shape{5, 1, 7}, random_values(35, 3)};
   Input b{Shape{4, 1}, random_values(4, 4)};

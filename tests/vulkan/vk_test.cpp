@@ -146,6 +146,58 @@ TEST(Vulkan, HeapFailAfter) {
   EXPECT_EQ(heap.stats().blocks, 2u);
 }
 
+/// Size of the memory heap behind the first device-local memory type (the one Heap picks).
+uint64_t array_heap_size(const Context& ctx) {
+  VkPhysicalDeviceMemoryProperties props;
+  vkGetPhysicalDeviceMemoryProperties(ctx.physical_device(), &props);
+  for (uint32_t i = 0; i < props.memoryTypeCount; ++i)
+    if (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+      return props.memoryHeaps[props.memoryTypes[i].heapIndex].size;
+  return props.memoryHeaps[props.memoryTypes[0].heapIndex].size;
+}
+
+// The heap never asks the driver for more than the memory heap holds (lavapipe grants anything:
+// 10.7 GB on its 2 GiB heap ended in the kernel's OOM killer). Quarter-heap blocks that are never
+// written cost address space only (lavapipe does not zero new memory).
+TEST(Vulkan, HeapStaysWithinTheMemoryHeap) {
+  Context& ctx = shared_context();
+  const uint64_t heap_size = array_heap_size(ctx);
+  const uint64_t chunk = std::min(heap_size / 4, ctx.info().max_allocation_size) / 256 * 256;
+  Heap heap(ctx, chunk);
+  std::vector<Allocation> got;
+  std::string refusal;
+  for (int i = 0; i < 6 && refusal.empty(); ++i) {
+    try {
+      got.push_back(heap.alloc(chunk));
+    } catch (const OutOfMemoryError& e) {
+      refusal = e.what();
+      EXPECT_EQ(e.bytes(), chunk);
+    }
+  }
+  ASSERT_FALSE(refusal.empty()) << got.size() << " blocks of 1/4 of the heap were granted";
+  RecordProperty("refusal", refusal);
+  EXPECT_LE(got.size(), 4u);
+  EXPECT_LE(heap.stats().block_bytes, heap_size);
+  for (const char* part : {"heap 0", "MiB", "in use", "smaller batches"})
+    EXPECT_NE(refusal.find(part), std::string::npos) << "lacks '" << part << "': " << refusal;
+  ASSERT_GE(got.size(), 3u);
+  // Freed space is used again, and emptied blocks go back to the driver when a request needs a
+  // bigger one.
+  for (int i = 0; i < 2; ++i) {
+    heap.free(got.back());
+    got.pop_back();
+  }
+  Allocation small = heap.alloc(kMiB);
+  EXPECT_TRUE(small.valid());
+  heap.free(small);
+  Allocation bigger = heap.alloc(chunk + chunk / 2);
+  EXPECT_TRUE(bigger.valid());
+  EXPECT_LE(heap.stats().block_bytes, heap_size);
+  heap.free(bigger);
+  for (const Allocation& a : got) heap.free(a);
+  expect_no_validation_messages(ctx);
+}
+
 void round_trip(Transfer& t, Heap& heap, uint64_t bytes, uint32_t seed) {
   std::vector<uint8_t> data = random_bytes(bytes, seed), back(bytes, 0);
   Allocation a = heap.alloc(bytes);

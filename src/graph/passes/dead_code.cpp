@@ -1,4 +1,5 @@
-// Pass rule: a node survives only if some Output (parameter write) depends on it.
+// Pass rule: a node survives only if some Output (parameter write) or device check that must run
+// without users (check_finite) depends on it.
 #include "graph/passes/passes.hpp"
 
 namespace descent::detail {
@@ -8,7 +9,7 @@ bool eliminate_dead_code(IrGraph& g) {
   for (NodeId id = static_cast<NodeId>(g.size()); id-- > 0;) {
     Node& n = g[id];
     if (!n.alive) continue;
-    if (n.op == Op::Output) live[id] = 1;
+    if (n.op == Op::Output || n.op == Op::CheckFinite) live[id] = 1;
     if (!live[id]) continue;
     for (const Arg& a : n.args) live[a.node] = 1;
   }
