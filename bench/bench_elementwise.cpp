@@ -13,6 +13,7 @@
 
 #include "dispatch_timing.hpp"
 #include "util/flags.hpp"
+#include "runtime/test_access.hpp"
 
 using namespace descent;
 using bench::median;
@@ -59,7 +60,7 @@ Graph timed_build(Environment& env, const std::function<void(Scope&)>& fn) {
 
 /// Times a text variant of kernel 0 of `g` (same bindings): what a codegen change would give.
 double time_variant(Environment& env, const Graph& g, const std::string& source, int reps) {
-  auto& s = env.state();
+  auto& s = detail::TestAccess::state(env);
   const auto& cg = detail::GraphAccess::get(g);
   auto spirv = s.compiler->compile(source, "bench variant");
   descent::vk::ComputePipeline pipe(*s.ctx, spirv, cg.generated[0].push_bytes, "bench variant");
@@ -73,7 +74,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 /// The copy ceiling: a hand-written vec4 grid-stride copy, dispatched directly.
 double copy_ceiling_ms(Environment& env, const Parameter& src, const Parameter& dst, int reps) {
-  auto& s = env.state();
+  auto& s = detail::TestAccess::state(env);
   const char* glsl = R"(#version 460
 #extension GL_EXT_buffer_reference : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require

@@ -19,6 +19,7 @@
 #include "dispatch_timing.hpp"
 #include "runtime/state.hpp"
 #include "util/flags.hpp"
+#include "runtime/test_access.hpp"
 
 using namespace descent;
 
@@ -76,9 +77,9 @@ int main(int argc, char** argv) {
     std::vector<std::pair<MatMulPrecision, int>> runs;
     if (fp32) runs.push_back({MatMulPrecision::kFloat32, -1});
     for (int v : variants) runs.push_back({MatMulPrecision::kFloat16Inputs, v});
-    const int chosen = env.state().target.coopmat_variant;
+    const int chosen = detail::TestAccess::state(env).target.coopmat_variant;
     for (auto [precision, variant] : runs) {
-      env.state().target.coopmat_variant = variant < 0 ? chosen : variant;
+      detail::TestAccess::state(env).target.coopmat_variant = variant < 0 ? chosen : variant;
       detail::mutable_flags().debug = 2;
       Graph g = env.build_graph([&](Scope& s) {
         Array bv = bt ? s.parameter_value(pb).transpose() : s.parameter_value(pb);

@@ -28,7 +28,11 @@ namespace descent {
 namespace detail {
 struct EnvironmentState;
 struct ParameterStorage;
+struct ParameterTable;
+struct ParameterInfo;
 struct ScopeState;
+struct ScopeAccess;
+struct TestAccess;
 struct CompiledGraph;
 struct GraphAccess;
 }  // namespace detail
@@ -89,15 +93,16 @@ class Scope {
   /// 1 - u1 lies in (0, 1], so the logarithm is finite). Same seed, same numbers.
   Array rand_normal(const Shape& shape);
 
-  detail::ScopeState& state() { return *state_; }
   ~Scope();
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
 
  private:
   friend class Environment;
-  explicit Scope(detail::EnvironmentState* env);
-  const detail::ParameterStorage& param_of(const Parameter& p, const char* op);
+  friend struct detail::ScopeAccess;
+  friend struct detail::TestAccess;
+  explicit Scope(const detail::ParameterTable& params);
+  const detail::ParameterInfo& param_of(const Parameter& p, const char* op);
   std::unique_ptr<detail::ScopeState> state_;
 };
 
@@ -188,9 +193,9 @@ class Environment {
   std::vector<std::string> validation_messages() const;
   size_t submit_count() const;
 
-  detail::EnvironmentState& state() { return *state_; }
 
  private:
+  friend struct detail::TestAccess;
   void check_param(const Parameter& p, const char* op) const;
   void print_timings(const Graph& graph);
   void check_device_errors();

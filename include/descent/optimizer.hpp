@@ -20,7 +20,7 @@ class Optimizer {
   virtual void reset(Environment& env) = 0;
   const std::vector<Parameter>& parameters() const { return params_; }
   /// The state parameters (for checkpoints), in a fixed order.
-  const std::vector<Parameter>& state() const { return state_; }
+  const std::vector<Parameter>& state_parameters() const { return state_; }
 
  protected:
   std::vector<Parameter> params_;

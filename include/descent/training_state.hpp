@@ -37,7 +37,7 @@ class TrainingState {
  public:
   /// Device parameters (float32), saved as tensors named by Parameter::name().
   TrainingState& add(const std::vector<Parameter>& parameters);
-  /// The optimiser's state parameters (Optimizer::state(): moments, step count, velocities).
+  /// The optimiser's state parameters (Optimizer::state_parameters(): moments, step count, velocities).
   TrainingState& add(const Optimizer& optimizer);
   TrainingState& add(const std::string& key, int64_t& value);
   TrainingState& add(const std::string& key, uint64_t& value);

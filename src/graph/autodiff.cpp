@@ -54,7 +54,7 @@ Array place_strided(const Array& g, int axis, int64_t n, int64_t start, int64_t 
     for (int j = gs.rank(); j > axis + 1; --j) v.map[j] = v.map[j - 1];
     v.map[axis + 1] = detail::AxisMap{static_cast<int8_t>(axis), count};
     v.pad[axis] = detail::PadMode::kZero;
-    detail::ScopeState& st = ArrayAccess::scope(g)->state();
+    detail::ScopeState& st = detail::ScopeAccess::state(*ArrayAccess::scope(g));
     Array spread2 = ArrayAccess::make(ArrayAccess::scope(g), st.view_node(ArrayAccess::node(g), v));
     spread = spread2.reshape(gs.with_axis(axis, count * step));
   }
@@ -80,7 +80,7 @@ Array windows_backward(const Array& g, int axis, int64_t n, int64_t size, int64_
     v.offset[axis + 1] = q * stride;
     v.pad[axis] = detail::PadMode::kZero;
     v.pad[axis + 1] = detail::PadMode::kZero;
-    Array term = ArrayAccess::make(scope, scope->state().view_node(ArrayAccess::node(g), v));
+    Array term = ArrayAccess::make(scope, detail::ScopeAccess::state(*scope).view_node(ArrayAccess::node(g), v));
     sum = sum.valid() ? sum + term : term;
   }
   Shape merged = gs.with_axis(axis, y_count * stride).remove_axis(axis + 1);

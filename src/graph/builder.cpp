@@ -26,7 +26,7 @@ std::unordered_map<uint32_t, Scope*> g_scopes;
 uint32_t g_next_serial = 1;
 }  // namespace
 
-ScopeState::ScopeState(EnvironmentState* e) : env(e) {
+ScopeState::ScopeState(const ParameterTable* p) : params(p) {
   std::lock_guard<std::mutex> lock(g_scopes_mutex);
   serial = g_next_serial++;
   if (g_next_serial == 0) g_next_serial = 1;
@@ -48,7 +48,7 @@ void register_scope(uint32_t serial, Scope* s) {
   g_scopes[serial] = s;
 }
 
-Array ArrayAccess::make(Scope* s, NodeId id) { return Array(s->state().serial, id); }
+Array ArrayAccess::make(Scope* s, NodeId id) { return Array(ScopeAccess::state(*s).serial, id); }
 
 Scope* ArrayAccess::scope(const Array& a) {
   if (a.scope_id_ == 0) throw UsageError("descent: use of an empty Array (default-constructed)");
@@ -145,7 +145,7 @@ using detail::View;
 
 namespace detail::array_ops {
 
-ScopeState& st(const Array& a) { return ArrayAccess::scope(a)->state(); }
+ScopeState& st(const Array& a) { return ScopeAccess::state(*ArrayAccess::scope(a)); }
 NodeId id(const Array& a) { return ArrayAccess::node(a); }
 Array wrap(const Array& like, NodeId n) { return ArrayAccess::make(ArrayAccess::scope(like), n); }
 

@@ -6,16 +6,15 @@
 
 #include "descent/array.hpp"
 #include "graph/ir.hpp"
+#include "graph/parameter_table.hpp"
 #include "graph/tape.hpp"
 
 namespace descent::detail {
 
-struct EnvironmentState;
-
 struct ScopeState {
-  explicit ScopeState(EnvironmentState* e);
+  explicit ScopeState(const ParameterTable* p);
   ~ScopeState();
-  EnvironmentState* env;
+  const ParameterTable* params;  // the Environment's parameters (never null)
   Scope* owner = nullptr;
   uint32_t serial = 0;  // unique per scope in this process; Arrays carry it
   IrGraph ir;
@@ -37,6 +36,11 @@ struct ScopeState {
   NodeId copy(NodeId src);
   NodeId elementwise(Op op, const std::vector<NodeId>& operands, const char* name);
   NodeId reduce(Op op, NodeId src, int axis, const char* name);
+};
+
+/// The library's access to a Scope's recording state (tests use TestAccess).
+struct ScopeAccess {
+  static ScopeState& state(Scope& s);
 };
 
 /// The live Scope with this serial, or nullptr once it has ended.

@@ -10,7 +10,6 @@
 #include "descent/environment.hpp"
 #include "graph/array_ops.hpp"
 #include "graph/builder.hpp"
-#include "runtime/state.hpp"
 #include "util/warn.hpp"
 
 namespace descent {
@@ -19,7 +18,7 @@ using detail::ArrayAccess;
 using detail::Tape;
 
 namespace {
-Tape& tape_of(const Array& a) { return ArrayAccess::scope(a)->state().tape; }
+Tape& tape_of(const Array& a) { return detail::ScopeAccess::state(*ArrayAccess::scope(a)).tape; }
 
 /// Builds every gradient reachable backwards from the loss, in reverse tape order. Sums of several
 /// contributions are left-deep chains in that (deterministic) order.
@@ -191,7 +190,7 @@ DualArray Scope::parameter(const Parameter& p) {
 std::vector<Parameter> Scope::trainable_parameters() const {
   std::vector<Parameter> r;
   for (uint32_t id : state_->tape.param_order)
-    if (state_->env->params[id].trainable) r.push_back(Parameter(state_->env->serial, id));
+    if (state_->params->info(id, "trainable_parameters").trainable) r.push_back(Parameter(state_->params->serial(), id));
   return r;
 }
 

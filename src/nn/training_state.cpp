@@ -92,7 +92,7 @@ TrainingState& TrainingState::add(const std::vector<Parameter>& parameters) {
   return *this;
 }
 
-TrainingState& TrainingState::add(const Optimizer& optimizer) { return add(optimizer.state()); }
+TrainingState& TrainingState::add(const Optimizer& optimizer) { return add(optimizer.state_parameters()); }
 
 TrainingState& TrainingState::add_host(const std::string& key, Kind kind, void* target) {
   if (key.empty()) throw UsageError("TrainingState::add: empty key");

@@ -58,6 +58,11 @@ ParameterStorage& EnvironmentState::param(uint32_t id, const char* op) {
   return params[id];
 }
 
+const ParameterInfo& EnvironmentState::info(uint32_t id, const char* op) const {
+  if (id >= params.size()) throw UsageError(fmt::format("{}: unknown parameter id {}", op, id));
+  return params[id];
+}
+
 vk::ComputePipeline& EnvironmentState::pipeline(const codegen::GeneratedKernel& k, const std::string& label) {
   auto& slot = pipelines[k.source];  // keyed by the whole source: no hash collisions possible
   if (!slot) {
@@ -137,12 +142,12 @@ Environment::Environment(const EnvironmentOptions& options) : state_(std::make_u
   s.target.nan_preserve = s.ctx->info().signed_zero_inf_nan_preserve_f32;
   if (flags().debug >= 1)
     std::fprintf(stderr, "descent: device %s (%s)\n", s.ctx->info().name.c_str(), s.ctx->info().type_name.c_str());
-  s.serial = detail::register_environment(&s);  // last: a constructor that threw registers nothing
+  s.serial_ = detail::register_environment(&s);  // last: a constructor that threw registers nothing
 }
 
 Environment::~Environment() {
   auto& s = *state_;
-  detail::unregister_environment(s.serial);  // from here on, its Parameter handles are refused
+  detail::unregister_environment(s.serial_);  // from here on, its Parameter handles are refused
   try {
     s.transfer->wait_idle();
   } catch (const Error&) {
@@ -172,7 +177,7 @@ Parameter Environment::static_parameter(const Shape& shape, const std::string& n
   s.params.push_back(std::move(p));
   auto id = static_cast<uint32_t>(s.params.size() - 1);
   s.param_by_name.emplace(name, id);
-  return Parameter(state_->serial, id);
+  return Parameter(state_->serial_, id);
 }
 
 std::string Environment::unique_name(const std::string& base) {
@@ -205,14 +210,14 @@ void Environment::reset_parameters(uint64_t seed) {
   state_->init_seed = seed;
   for (uint32_t i = 0; i < state_->params.size(); ++i) {
     const auto& ps = state_->params[i];
-    if (ps.trainable) write_parameter(Parameter(state_->serial, i), ps.init.values(ps.shape, seed, i));
+    if (ps.trainable) write_parameter(Parameter(state_->serial_, i), ps.init.values(ps.shape, seed, i));
   }
 }
 
 std::vector<Parameter> Environment::trainable_parameters() const {
   std::vector<Parameter> r;
   for (uint32_t i = 0; i < state_->params.size(); ++i)
-    if (state_->params[i].trainable) r.push_back(Parameter(state_->serial, i));
+    if (state_->params[i].trainable) r.push_back(Parameter(state_->serial_, i));
   return r;
 }
 
@@ -224,7 +229,7 @@ Parameter Environment::static_parameter_with_data(const Shape& shape, const std:
 }
 
 void Environment::check_param(const Parameter& p, const char* op) const {
-  if (p.env_ == state_->serial) return;
+  if (p.env_ == state_->serial_) return;
   const auto& other = p.storage(op);  // throws for empty handles and destroyed Environments
   throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment", op, other.name));
 }
@@ -292,10 +297,10 @@ float Environment::read_parameter_scalar(const Parameter& p) {
 }
 
 Graph Environment::build_graph(const std::function<void(Scope&)>& build) {
-  Scope scope(state_.get());
+  Scope scope(*state_);
   build(scope);
   Graph g;
-  g.impl_ = detail::compile_graph(*state_, std::move(scope.state().ir));
+  g.impl_ = detail::compile_graph(*state_, std::move(detail::ScopeAccess::state(scope).ir));
   g.impl_->index = state_->graphs_built++;
   if (!flags().dot_dir.empty()) {
     static int counter = 0;

@@ -12,6 +12,7 @@
 #include "descent/environment.hpp"
 #include "fuse/kernel_spec.hpp"
 #include "graph/ir.hpp"
+#include "graph/parameter_table.hpp"
 #include "vulkan/commands.hpp"
 #include "vulkan/context.hpp"
 #include "vulkan/heap.hpp"
@@ -22,11 +23,7 @@
 
 namespace descent::detail {
 
-struct ParameterStorage {
-  Shape shape;
-  std::string name;
-  DType dtype = DType::kF32;
-  bool trainable = false;
+struct ParameterStorage : ParameterInfo {
   Initializer init;  // trainable parameters: how reset_parameters fills them
   vk::Allocation alloc;
 };
@@ -53,8 +50,8 @@ struct RunLog {
 /// Offsets in the run-info buffer (shaders/common.glsl: DescentRunInfo, DescentStatus).
 inline constexpr uint64_t kRunInfoRun = 8, kStatusFirstFailedRun = 12, kStatusFlags = 16;
 
-struct EnvironmentState {
-  uint32_t serial = 0;  // unique among the Environments of this process; Parameters carry it
+struct EnvironmentState : ParameterTable {
+  uint32_t serial_ = 0;  // unique among the Environments of this process; Parameters carry it
   std::unique_ptr<vk::Context> ctx;
   std::unique_ptr<vk::Heap> heap;
   std::unique_ptr<vk::Transfer> transfer;
@@ -75,6 +72,9 @@ struct EnvironmentState {
   uint32_t graphs_built = 0;
 
   ParameterStorage& param(uint32_t id, const char* op);
+  // ParameterTable, for the Scope (src/graph):
+  uint32_t serial() const override { return serial_; }
+  const ParameterInfo& info(uint32_t id, const char* op) const override;
   vk::ComputePipeline& pipeline(const codegen::GeneratedKernel& k, const std::string& label);
   void release_graph(CompiledGraph* g);
 };

@@ -10,6 +10,7 @@
 #include "runtime/state.hpp"
 #include "support/harness.hpp"
 #include "util/flags.hpp"
+#include "runtime/test_access.hpp"
 
 namespace descent::testing {
 namespace {
@@ -83,7 +84,7 @@ Graph build_big_arena_graph(const Parameter& src, const Parameter& dst) {
 }
 
 TEST(Limits, InjectedOutOfMemoryLeavesTheEnvironmentUsable) {
-  auto& heap = *env().state().heap;
+  auto& heap = *detail::TestAccess::state(env()).heap;
   Probe probe;
   Graph g = probe.build();
   auto before = probe.run(g);
@@ -123,13 +124,13 @@ class ReduceThreads {
  public:
   explicit ReduceThreads(int n)
       : flag_(detail::mutable_flags().reduce_threads),
-        target_(env().state().target.reduce_threads) {
+        target_(detail::TestAccess::state(env()).target.reduce_threads) {
     detail::mutable_flags().reduce_threads = n;
-    env().state().target.reduce_threads = n;
+    detail::TestAccess::state(env()).target.reduce_threads = n;
   }
   ~ReduceThreads() {
     detail::mutable_flags().reduce_threads = flag_;
-    env().state().target.reduce_threads = target_;
+    detail::TestAccess::state(env()).target.reduce_threads = target_;
   }
 
  private:
@@ -181,7 +182,7 @@ TEST(Limits, ForcedReductionThreadsNotAPowerOfTwo) { check_reductions(3); }
 TEST(Limits, MoreOperandsThanThePushConstantBudget) {
   // Push constants hold the run info and one address per buffer: 15 buffers on lavapipe (128
   // bytes), 31 on NVIDIA (256 bytes). Use more operands than the device's budget.
-  const uint32_t max_push = env().state().ctx->info().max_push_constants_size;
+  const uint32_t max_push = detail::TestAccess::state(env()).ctx->info().max_push_constants_size;
   const int n = static_cast<int>(max_push / 8) + 4;
   std::vector<Input> ins;
   for (int i = 0; i < n; ++i) ins.push_back({Shape{257}, random_values(257, 90 + i, 0.5f, 2.0f)});
@@ -231,7 +232,7 @@ TEST(Limits, MoreOperandsThanThePushConstantBudget) {
 
 TEST(Limits, MoreOutputsThanThePushConstantBudget) {
   // One input written, scaled, to 20 parameters: sibling kernels merge only while they fit.
-  const uint32_t max_push = env().state().ctx->info().max_push_constants_size;
+  const uint32_t max_push = detail::TestAccess::state(env()).ctx->info().max_push_constants_size;
   const int n = static_cast<int>(max_push / 8) + 4;  // more outputs than one kernel can bind
   auto x = env().static_parameter_with_data({129}, env().unique_name("fan_x"), random_values(129, 200));
   std::vector<Parameter> outs;

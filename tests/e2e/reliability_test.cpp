@@ -11,6 +11,7 @@
 #include "runtime/state.hpp"
 #include "support/harness.hpp"
 #include "util/flags.hpp"
+#include "runtime/test_access.hpp"
 
 namespace descent::testing {
 namespace {
@@ -117,7 +118,7 @@ Graph big_arena_graph(Environment& e, const Parameter& src, const Parameter& dst
 // The budget is process-wide (every Environment on the device), so the limit is set relative to
 // what is already held. 16 MiB parameters are zero-filled on the device: ~0.1 GB of writes in all.
 TEST(MemoryBudget, PastTheLimitThrowsAndTheEnvironmentStaysUsable) {
-  const uint64_t held = env().state().heap->budget().in_use;
+  const uint64_t held = detail::TestAccess::state(env()).heap->budget().in_use;
   const uint64_t limit_mib = held / kMiB + 64 /* the staging ring */ + 112;
   HeapLimit limit(limit_mib);
   Environment e;
@@ -143,7 +144,7 @@ TEST(MemoryBudget, PastTheLimitThrowsAndTheEnvironmentStaysUsable) {
   for (const char* part : {"out of device memory", "16777216 bytes", "DESCENT_HEAP_LIMIT_MB",
                            "in use", "smaller batches"})
     EXPECT_NE(refusal.find(part), std::string::npos) << "lacks '" << part << "': " << refusal;
-  EXPECT_LE(e.state().heap->budget().in_use, limit_mib * kMiB);
+  EXPECT_LE(detail::TestAccess::state(e).heap->budget().in_use, limit_mib * kMiB);
   EXPECT_THROW(e.static_parameter({4 << 20}, "again"), OutOfMemoryError);
   // Smaller requests still succeed, graphs still run, and a destroyed graph's arena is reused.
   auto small = e.static_parameter_with_data({4}, "small", std::vector<float>{1, 2, 3, 4});

@@ -107,7 +107,7 @@ struct TrainingRun {
   std::vector<float> snapshot(const std::vector<float>& losses) {
     std::vector<float> all = losses;
     for (const Parameter& p : net->parameters()) for (float v : env.read_parameter(p)) all.push_back(v);
-    for (const Parameter& p : adam->state()) for (float v : env.read_parameter(p)) all.push_back(v);
+    for (const Parameter& p : adam->state_parameters()) for (float v : env.read_parameter(p)) all.push_back(v);
     return all;
   }
 };

@@ -182,9 +182,9 @@ std::vector<float> adam_step(const std::vector<float>& w0, const std::vector<flo
   e.write_parameter(w, w0);
   auto pc = e.static_parameter_with_data(Shape{n}, e.unique_name("adam_c"), c);
   Adam adam(e, {w});
-  e.write_parameter(adam.state()[0], {t - 1.0f});
-  e.write_parameter(adam.state()[1], m0);
-  e.write_parameter(adam.state()[2], v0);
+  e.write_parameter(adam.state_parameters()[0], {t - 1.0f});
+  e.write_parameter(adam.state_parameters()[1], m0);
+  e.write_parameter(adam.state_parameters()[2], v0);
   Graph g = e.build_graph([&](Scope& s) {
     (s.parameter(w) * DualArray(s.parameter_value(pc))).reduce_sum(0, true).set_loss();
     adam.step(s, lr);
@@ -243,8 +243,8 @@ TEST(ParameterNames, DefaultLayerNamesAreUnique) {
   // Two blur pools (fixed parameters) and two Adams no longer collide either.
   MaxBlurPool2D p1(e, 4), p2(e, 4);
   Adam o1(e, a.parameters()), o2(e, b.parameters());
-  EXPECT_EQ(o1.state()[0].name(), "adam.t");
-  EXPECT_EQ(o2.state()[0].name(), "adam_1.t");
+  EXPECT_EQ(o1.state_parameters()[0].name(), "adam.t");
+  EXPECT_EQ(o2.state_parameters()[0].name(), "adam_1.t");
   (void)c;
 }
 

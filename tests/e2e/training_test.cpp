@@ -9,6 +9,7 @@
 #include "runtime/state.hpp"
 #include "support/harness.hpp"
 #include "util/flags.hpp"
+#include "runtime/test_access.hpp"
 
 namespace descent::testing {
 namespace {
@@ -223,8 +224,8 @@ std::vector<float> train_small_conv_net(int steps, bool fusion, int prologue = -
   auto& f = detail::mutable_flags();
   bool saved = f.disable_fusion;
   f.disable_fusion = !fusion;
-  int saved_prologue = e.state().target.matmul_prologue;
-  if (prologue >= 0) e.state().target.matmul_prologue = prologue;
+  int saved_prologue = detail::TestAccess::state(e).target.matmul_prologue;
+  if (prologue >= 0) detail::TestAccess::state(e).target.matmul_prologue = prologue;
   Sequential net;
   net.add(Conv2D::builder(1, 4, 3, 3).with_pad(1).build(e)).add(LeakyRelu(0.01f)).add(MaxPool2D());
   net.add(Conv2D::builder(4, 4, 3, 3).with_pad(1, PadMode::kReplicate).with_groups(2).build(e));
@@ -248,7 +249,7 @@ std::vector<float> train_small_conv_net(int steps, bool fusion, int prologue = -
     adam.step(s, 0.01f);
   });
   f.disable_fusion = saved;
-  e.state().target.matmul_prologue = saved_prologue;
+  detail::TestAccess::state(e).target.matmul_prologue = saved_prologue;
   if (kernels) *kernels = g.kernel_count();
   for (int i = 0; i < steps; ++i) e.run(g, static_cast<uint32_t>(i));
   std::vector<float> all;

@@ -6,6 +6,7 @@
 
 #include "runtime/state.hpp"
 #include "support/harness.hpp"
+#include "runtime/test_access.hpp"
 
 namespace descent::testing {
 namespace {
@@ -13,10 +14,10 @@ namespace {
 class CpuCodePaths : public ::testing::Test {
  protected:
   void SetUp() override {
-    saved_ = env().state().target;
-    env().state().target.cpu = true;
+    saved_ = detail::TestAccess::state(env()).target;
+    detail::TestAccess::state(env()).target.cpu = true;
   }
-  void TearDown() override { env().state().target = saved_; }
+  void TearDown() override { detail::TestAccess::state(env()).target = saved_; }
   codegen::Target saved_;
 };
 
@@ -52,7 +53,7 @@ TEST_F(CpuCodePaths, ElementwiseGrids) {
   // 4096: four per invocation, exact grid. 52: four per invocation, 13 steps (guarded). 1001: one
   // per invocation (guarded). With at most 7 workgroups per row the exact grid needs 2-D.
   for (uint32_t max_x : {65535u, 7u}) {
-    env().state().target.max_groups_x = max_x;
+    detail::TestAccess::state(env()).target.max_groups_x = max_x;
     for (int64_t n : {int64_t{4096}, int64_t{52}, int64_t{1001}, int64_t{64 * 4 * 21}}) {
       std::vector<Input> in{{Shape{n}, random_values(n, 80)}, {Shape{n}, random_values(n, 81)}};
       Fn fn = [](Scope&, auto& x) { return x[0] * x[1] + x[0]; };

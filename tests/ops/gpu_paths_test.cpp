@@ -8,6 +8,7 @@
 
 #include "runtime/state.hpp"
 #include "support/harness.hpp"
+#include "runtime/test_access.hpp"
 
 namespace descent::testing {
 namespace {
@@ -15,11 +16,11 @@ namespace {
 class GpuCodePaths : public ::testing::Test {
  protected:
   void SetUp() override {
-    saved_ = env().state().target;
-    env().state().target.cpu = false;
-    if (env().state().target.subgroup_size == 0) env().state().target.subgroup_size = 1;
+    saved_ = detail::TestAccess::state(env()).target;
+    detail::TestAccess::state(env()).target.cpu = false;
+    if (detail::TestAccess::state(env()).target.subgroup_size == 0) detail::TestAccess::state(env()).target.subgroup_size = 1;
   }
-  void TearDown() override { env().state().target = saved_; }
+  void TearDown() override { detail::TestAccess::state(env()).target = saved_; }
   codegen::Target saved_;
 };
 
@@ -59,7 +60,7 @@ TEST_F(GpuCodePaths, ReductionsWithThreadsPerRow) {
 TEST_F(GpuCodePaths, ForcedThreadCounts) {
   Input in{Shape{6, 520}, random_values(3120, 60)};
   for (int th : {2, 8, 64, 256}) {
-    env().state().target.reduce_threads = th;
+    detail::TestAccess::state(env()).target.reduce_threads = th;
     CheckOptions o;
     o.tolerance = Tolerance::kReduction;
     o.reduction_length = 520;
@@ -95,7 +96,7 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
                         {9, 40, 14, false, true}};
   uint32_t salt = 500;
   for (int tile : {128, 0, 16, 32, 48, 64, 80}) {  // forced big, automatic, forced narrow sizes
-  env().state().target.matmul_tile = tile;
+  detail::TestAccess::state(env()).target.matmul_tile = tile;
   for (const Case& c : cases) {
     Input a{c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, random_values(c.m * c.k, salt++)};
     Input b{c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, random_values(c.k * c.n, salt++)};
@@ -120,7 +121,7 @@ TEST_F(GpuMatMul, TiledKernelAllLoadOrders) {
     check_op(fmt::format("tiled matmul (tile {})", tile), {a, b, bias}, fn, o);
   }
   }
-  env().state().target.matmul_tile = 0;
+  detail::TestAccess::state(env()).target.matmul_tile = 0;
 }
 
 // Operands computed inside the matmul's loads (an elementwise producer used only by matmuls, e.g.
@@ -148,9 +149,9 @@ TEST_F(GpuCodePaths, MatMulOperandsComputedInLoads) {
        [&](auto& x) { return patches(x[0]).transpose().matmul(x[1]); }, 784, 2},
   };
   uint32_t salt = 900;
-  env().state().target.matmul_prologue = 1;  // restored by TearDown
+  detail::TestAccess::state(env()).target.matmul_prologue = 1;  // restored by TearDown
   for (int tile : {128, 0, 16}) {
-    env().state().target.matmul_tile = tile;
+    detail::TestAccess::state(env()).target.matmul_tile = tile;
     for (const Case& c : cases) {
       std::vector<Input> in, abs_in;
       for (const Shape& sh : c.shapes) in.push_back(Input{sh, random_values(sh.element_count(), salt++)});
@@ -170,12 +171,12 @@ TEST_F(GpuCodePaths, MatMulOperandsComputedInLoads) {
       check_op(fmt::format("{} (tile {})", c.name, tile), in, fn, o);
     }
   }
-  env().state().target.matmul_tile = 0;
+  detail::TestAccess::state(env()).target.matmul_tile = 0;
 }
 
 // A producer that something other than a matmul reads is stored once, not computed in the loads.
 TEST_F(GpuCodePaths, MatMulOperandWithOtherUsersIsStored) {
-  env().state().target.matmul_prologue = 1;  // restored by TearDown
+  detail::TestAccess::state(env()).target.matmul_prologue = 1;  // restored by TearDown
   auto a = env().static_parameter({8, 8}, env().unique_name("prologue_a"));
   auto out = env().static_parameter({8, 8}, env().unique_name("prologue_out"));
   auto sq = env().static_parameter({8, 8}, env().unique_name("prologue_sq"));
@@ -202,8 +203,8 @@ namespace {
 /// relu epilogue, built into a graph; returns its single kernel spec.
 detail::KernelSpec coopmat_spec(int64_t m, int64_t k, int64_t n, bool ta, bool tb) {
   // The subgroup kernel: no packed operands, even where the device has workgroup-scope matrices.
-  const bool coopmat2 = env().state().target.coopmat2;
-  env().state().target.coopmat2 = false;
+  const bool coopmat2 = detail::TestAccess::state(env()).target.coopmat2;
+  detail::TestAccess::state(env()).target.coopmat2 = false;
   auto a = env().static_parameter(ta ? Shape{k, m} : Shape{m, k}, env().unique_name("cm_a"));
   auto b = env().static_parameter(tb ? Shape{n, k} : Shape{k, n}, env().unique_name("cm_b"));
   auto c = env().static_parameter({m, n}, env().unique_name("cm_c"));
@@ -212,7 +213,7 @@ detail::KernelSpec coopmat_spec(int64_t m, int64_t k, int64_t n, bool ta, bool t
     Array bv = tb ? s.parameter_value(b).transpose() : s.parameter_value(b);
     s.write_parameter_value(c, av.matmul(bv, MatMulPrecision::kFloat16Inputs).relu());
   });
-  env().state().target.coopmat2 = coopmat2;
+  detail::TestAccess::state(env()).target.coopmat2 = coopmat2;
   const auto& cg = detail::GraphAccess::get(g);
   EXPECT_EQ(cg.kernels.size(), 1u);
   return cg.kernels.at(0);
@@ -222,7 +223,7 @@ TEST(CoopMat, KernelCompilesEverywhere) {
   // lavapipe cannot run cooperative matrices, but the generated GLSL must always compile, so
   // a codegen change that breaks the tensor-core path fails CI, not only the GPU run: every tile
   // variant, both spellings (NV and emulated), every operand layout, scalar and vec4 loads.
-  codegen::Target t = env().state().target;
+  codegen::Target t = detail::TestAccess::state(env()).target;
   t.cpu = false;
   t.max_shared_memory = 48 * 1024;  // what the NVIDIA driver reports
   struct Case {
@@ -242,7 +243,7 @@ TEST(CoopMat, KernelCompilesEverywhere) {
           SCOPED_TRACE(what);
           EXPECT_NE(gen.source.find(fmt::format("coopmat variant {}:", v)), std::string::npos);
           EXPECT_EQ(gen.source.find("coopMatMulAddNV") != std::string::npos, !emulate);
-          EXPECT_NO_THROW(env().state().compiler->compile(gen.source, what));
+          EXPECT_NO_THROW(detail::TestAccess::state(env()).compiler->compile(gen.source, what));
         }
     }
 }
@@ -295,10 +296,10 @@ TEST_F(CoopMatKernel, EveryVariantThatFitsMatchesReference) {
                         {600, 16, 40, true, false}};
   int ran = 0;
   uint32_t salt = 1300;
-  env().state().target.coopmat_emulate = true;
+  detail::TestAccess::state(env()).target.coopmat_emulate = true;
   for (int v = 1; v <= codegen::coopmat_variant_count(); ++v) {
-    env().state().target.coopmat_variant = v;
-    std::string src = codegen::generate(coopmat_spec(130, 77, 65, false, false), env().state().target).source;
+    detail::TestAccess::state(env()).target.coopmat_variant = v;
+    std::string src = codegen::generate(coopmat_spec(130, 77, 65, false, false), detail::TestAccess::state(env()).target).source;
     if (src.find(fmt::format("coopmat variant {}:", v)) == std::string::npos) continue;  // does not fit
     ++ran;
     for (const Case& c : cases) {
@@ -314,8 +315,8 @@ TEST_F(CoopMatKernel, EveryVariantThatFitsMatchesReference) {
 TEST_F(CoopMatKernel, BatchedAndBroadcast) {
   // Batched A with B broadcast over the batch, vec4 loads, plain store epilogue (fused and not);
   // emulated where the device lacks cooperative matrices, as above.
-  env().state().target.coopmat_emulate = true;
-  env().state().target.coopmat_variant = 7;
+  detail::TestAccess::state(env()).target.coopmat_emulate = true;
+  detail::TestAccess::state(env()).target.coopmat_variant = 7;
   Input a{Shape{2, 3, 40, 24}, random_values(2 * 3 * 40 * 24, 1400)};
   Input b{Shape{24, 36}, random_values(24 * 36, 1401)};
   std::vector<double> mag(2 * 3 * 40 * 36);
@@ -338,7 +339,7 @@ TEST(CoopMat2, PackedOperandsOnWorkgroupMatrices) {
   // and run on workgroup-scope matrices. Kernels: pack A, pack B, product, epilogue (x 2 + bias,
   // relu). Same tolerance as the subgroup kernel. Elsewhere skipped: the unit tests compile the
   // kernel and check the pass against the reference interpreter.
-  if (!env().state().target.coopmat2) GTEST_SKIP() << "no workgroup-scope cooperative matrices";
+  if (!detail::TestAccess::state(env()).target.coopmat2) GTEST_SKIP() << "no workgroup-scope cooperative matrices";
   check_fp16_product("coopmat2 256x200x384", 256, 200, 384, false, false, 2000, 4);
   check_fp16_product("coopmat2 128x64x128 ta tb", 128, 64, 128, true, true, 2010, 4);
   check_fp16_product("coopmat2 384x1000x768 tb", 384, 1000, 768, false, true, 2020, 4);  // not split
@@ -412,12 +413,12 @@ TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
   // Device limits: with the dispatch grid capped at 1 and 3 workgroups, the grid-stride loops of
   // elementwise, reduction and matmul kernels must still reach every element (CPU and GPU code
   // shapes).
-  codegen::Target saved = env().state().target;
+  codegen::Target saved = detail::TestAccess::state(env()).target;
   for (bool cpu : {true, false})
     for (uint32_t groups : {1u, 3u}) {
-      env().state().target.cpu = cpu;
-      env().state().target.max_groups_x = groups;
-      if (env().state().target.subgroup_size == 0) env().state().target.subgroup_size = 1;
+      detail::TestAccess::state(env()).target.cpu = cpu;
+      detail::TestAccess::state(env()).target.max_groups_x = groups;
+      if (detail::TestAccess::state(env()).target.subgroup_size == 0) detail::TestAccess::state(env()).target.subgroup_size = 1;
       CheckOptions o;
       o.tolerance = Tolerance::kTranscend;
       o.transcend_ulps = 64;
@@ -447,7 +448,7 @@ TEST(TinyLimits, FewWorkgroupsStillCoverEverything) {
         check_op("matmul", {a, b}, [](Scope&, auto& x) { return x[0].matmul(x[1]); }, m);
       }
     }
-  env().state().target = saved;
+  detail::TestAccess::state(env()).target = saved;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "runtime/state.hpp"
 #include "support/coverage.hpp"
 #include "util/flags.hpp"
+#include "runtime/test_access.hpp"
 
 namespace descent::testing {
 
@@ -56,7 +57,7 @@ std::vector<float> special_values(int64_t n) {
                         std::numeric_limits<float>::denorm_min(), 3e38f};
   // Denormals only where the device can be told to keep them (float controls DenormPreserve);
   // elsewhere their handling is the driver's choice (NVIDIA flushes them) and 1e-30 stands in.
-  bool denormals = env().state().ctx->info().denorm_preserve_f32;
+  bool denormals = detail::TestAccess::state(env()).ctx->info().denorm_preserve_f32;
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     v[i] = pool[(i * 7 + i / 18) % (sizeof(pool) / sizeof(float))];
@@ -122,9 +123,9 @@ std::vector<float> run_variant(const std::vector<Parameter>& params, const std::
     g = env().build_graph([&](Scope& s) {
       std::vector<Array> xs;
       for (const Parameter& p : params) xs.push_back(s.parameter_value(p));
-      from = s.state().ir.size();
+      from = detail::TestAccess::state(s).ir.size();
       Array r = fn(s, xs);
-      to = s.state().ir.size();
+      to = detail::TestAccess::state(s).ir.size();
       out = env().static_parameter(r.shape(), env().unique_name("test_out"));
       s.write_parameter_value(out, r);
     });

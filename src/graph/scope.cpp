@@ -1,10 +1,10 @@
 // Scope: parameter reads and writes, literals, coordinates and random numbers for a graph being
-// built. Array ops themselves live in src/graph/builder.cpp.
+// built, over the Environment's ParameterTable (graph/parameter_table.hpp). Array ops themselves
+// live in builder.cpp, DualArray's in dual_array.cpp. Nothing here knows about devices.
 #include <fmt/format.h>
 
 #include "descent/environment.hpp"
 #include "graph/builder.hpp"
-#include "runtime/state.hpp"
 
 namespace descent {
 
@@ -17,18 +17,23 @@ namespace detail {
 void register_scope(uint32_t serial, Scope* s);
 }
 
-Scope::Scope(detail::EnvironmentState* env) : state_(std::make_unique<detail::ScopeState>(env)) {
+Scope::Scope(const detail::ParameterTable& params) : state_(std::make_unique<detail::ScopeState>(&params)) {
   state_->owner = this;
   detail::register_scope(state_->serial, this);
 }
 Scope::~Scope() = default;
 
-const detail::ParameterStorage& Scope::param_of(const Parameter& p, const char* op) {
-  if (p.env_ == state_->env->serial) return state_->env->param(p.id(), op);
-  const auto& other = p.storage(op);  // throws for empty handles and destroyed Environments
+const detail::ParameterInfo& Scope::param_of(const Parameter& p, const char* op) {
+  if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
+  if (p.env_ == state_->params->serial()) return state_->params->info(p.id(), op);
+  const std::string& other = p.name();  // throws for empty handles and destroyed Environments
   throw UsageError(fmt::format("{}: parameter '{}' belongs to another Environment; a graph can "
-                               "only use its own Environment's parameters", op, other.name));
+                               "only use its own Environment's parameters", op, other));
 }
+
+namespace detail {
+ScopeState& ScopeAccess::state(Scope& s) { return *s.state_; }
+}  // namespace detail
 
 Array Scope::parameter_value(const Parameter& p) {
   auto& s = *state_;
