@@ -6,6 +6,7 @@
 #include "descent/encodings.hpp"
 #include "descent/environment.hpp"
 #include "descent/errors.hpp"
+#include "descent/functional.hpp"
 #include "descent/initializer.hpp"
 #include "descent/io.hpp"
 #include "descent/layers.hpp"

@@ -54,6 +54,30 @@ TEST(ArgMax, LowestIndexOnTies) {
   check_op("argmax axis 0", {{Shape{7, 33}, random_values(231, 5)}}, [](Scope&, auto& v) { return v[0].argmax(0, true); });
 }
 
+
+// The functional composites (descent/functional.hpp) on Arrays: one definition, also used by
+// DualArray (gradients in grad_test.cpp).
+TEST(Functional, ActivationsAgainstTheReference) {
+  Input x{Shape{7, 33}, random_values(7 * 33, 601, -6.0f, 6.0f)};
+  CheckOptions o;
+  o.tolerance = Tolerance::kTranscend;
+  o.expected_kernels = 1;
+  // erf / tanh / exp precision carried through a few products (|value| <= 6): absolute bounds.
+  o.transcend_abs = 2e-6;
+  check_op("gelu", {x}, [](Scope&, auto& v) { return gelu(v[0]); }, o);
+  check_op("gelu_tanh", {x}, [](Scope&, auto& v) { return gelu_tanh(v[0]); }, o);
+  check_op("silu", {x}, [](Scope&, auto& v) { return silu(v[0]); }, o);
+  check_op("softplus", {x}, [](Scope&, auto& v) { return softplus(v[0]); }, o);
+  // softplus keeps tiny values for very negative x (log1p, not log(1 + e)): relative accuracy,
+  // within exp's Vulkan bound of 3 + 2|x| ulp (63 at x = -30).
+  o.transcend_abs = 0;
+  o.transcend_ulps = 64;
+  Input far{Shape{6}, {-30.0f, -20.0f, -17.0f, 17.0f, 25.0f, 80.0f}};
+  auto r = check_op("softplus tails", {far}, [](Scope&, auto& v) { return softplus(v[0]); }, o);
+  EXPECT_GT(r.gpu[0], 0.0f);
+  EXPECT_EQ(r.gpu[5], 80.0f);
+}
+
 }  // namespace
 }  // namespace descent::testing
 
@@ -84,6 +108,7 @@ TEST(RandNormal, MomentsAndDeterminism) {
   EXPECT_NE(a, env().read_parameter(out));
   expect_no_validation_messages();
 }
+
 
 }  // namespace
 }  // namespace descent::testing
