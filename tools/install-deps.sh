@@ -9,7 +9,7 @@ pkgs=(
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   glslang-dev glslang-tools spirv-tools
   libfmt-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev
-  graphviz gnuplot-nox python3-skimage curl
+  graphviz gnuplot-nox python3-skimage curl universal-ctags clang-format
 )
 
 missing=()
