@@ -272,12 +272,18 @@ class Fuser {
   }
 
   /// Buffers a kernel made of `members` binds: distinct buffer inputs + members used outside.
+  /// Linear in the members (bitsets for membership and distinct inputs): called on every join,
+  /// so a linear scan per lookup made building a long chain cubic.
   int bindings(const std::vector<NodeId>& members) const {
-    std::vector<NodeId> ins;
-    int outs = 0;
-    auto inside = [&](NodeId x) { return std::find(members.begin(), members.end(), x) != members.end(); };
+    Bits in(g_.size()), seen(g_.size());
+    for (NodeId m : members) in.set(m);
+    int ins = 0, outs = 0;
+    auto inside = [&](NodeId x) { return in.test(x); };
     auto add_input = [&](NodeId x) {
-      if (is_buffer_source(x) && std::find(ins.begin(), ins.end(), x) == ins.end()) ins.push_back(x);
+      if (is_buffer_source(x) && !seen.test(x)) {
+        seen.set(x);
+        ++ins;
+      }
     };
     for (NodeId m : members) {
       for (const Arg& a : g_[m].args) {
@@ -289,7 +295,7 @@ class Fuser {
       for (NodeId u : users_[m]) external = external || !inside(u);
       outs += external ? 1 : 0;
     }
-    return static_cast<int>(ins.size()) + outs;
+    return ins + outs;
   }
 
   /// A reduction absorbs the elementwise kernel producing its input when that kernel feeds

@@ -2,6 +2,8 @@
 // buffer. After this, a run is one submit of a pre-recorded command buffer.
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include <cstdio>
 
 #include "fuse/cluster.hpp"
@@ -90,6 +92,8 @@ CompiledGraph::~CompiledGraph() {
 
 std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph built) {
   const Flags& f = flags();
+  const auto t0 = std::chrono::steady_clock::now();
+  double pipeline_ms = 0;  // SPIR-V compilation and pipeline creation (caches, driver)
   auto cg = std::make_unique<CompiledGraph>();
   cg->built = built;
   built.compact();
@@ -126,7 +130,9 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
                        (i.kind == Instr::Kind::Op && (i.op == Op::CheckIndex || i.op == Op::CheckFinite));
     cg->generated.push_back(codegen::generate(k, env.target));
     if (f.debug >= 4) std::fprintf(stderr, "descent: GLSL of %s\n%s\n", k.label.c_str(), cg->generated.back().source.c_str());
+    const auto p0 = std::chrono::steady_clock::now();
     cg->pipelines.push_back(&env.pipeline(cg->generated.back(), k.label));
+    pipeline_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p0).count();
   }
   if (plan.arena_bytes) cg->arena = env.heap->alloc(plan.arena_bytes);
   cg->env = &env;  // from here on the destructor returns the arena
@@ -138,9 +144,12 @@ std::unique_ptr<CompiledGraph> compile_graph(EnvironmentState& env, IrGraph buil
     cg->push.push_back(std::move(push));
   }
   record(*cg, f.debug >= 2);
+  cg->pipeline_ms = pipeline_ms;
+  cg->host_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() - pipeline_ms;
   if (f.debug >= 1) {
-    std::fprintf(stderr, "descent: graph compiled: %zu kernels, %zu barriers, arena %.1f KiB\n",
-                 cg->kernels.size(), cg->barrier_count, static_cast<double>(plan.arena_bytes) / 1024.0);
+    std::fprintf(stderr, "descent: graph compiled: %zu kernels, %zu barriers, arena %.1f KiB, %.1f ms "
+                 "(%.1f ms pipelines)\n", cg->kernels.size(), cg->barrier_count,
+                 static_cast<double>(plan.arena_bytes) / 1024.0, cg->host_ms + pipeline_ms, pipeline_ms);
   }
   return cg;
 }

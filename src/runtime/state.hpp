@@ -102,6 +102,8 @@ struct CompiledGraph {
   size_t barrier_count = 0;
   bool has_run = false;  // timestamps are only valid after a run
   uint64_t runs = 0;     // Environment::run calls (DESCENT_DEBUG=2 prints every timing_every-th)
+  double host_ms = 0;      // build time in descent's own code: passes, fusion, codegen, recording
+  double pipeline_ms = 0;  // build time in SPIR-V compilation and pipeline creation
   uint32_t index = 0;    // build order in its Environment, for messages
   bool has_checks = false;  // gathers or device checks: the status words need reading
 
