@@ -13,5 +13,6 @@
 #include "descent/loss.hpp"
 #include "descent/module.hpp"
 #include "descent/optimizer.hpp"
+#include "descent/schedule.hpp"
 #include "descent/shape.hpp"
 #include "descent/training_state.hpp"

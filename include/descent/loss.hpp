@@ -35,6 +35,23 @@ struct CrossEntropyOptions {
 DualArray softmax_cross_entropy(const DualArray& logits, const Array& labels,
                                 const CrossEntropyOptions& options = {});
 
+// Regression and binary losses. `pred` and `target` must have the same shape (a ShapeError
+// otherwise: broadcasting [B, 1] against [B] is the classic silent bug). Reduction kMean (the
+// default, as PyTorch) and kSum give a scalar, kNone the per-element losses.
+
+/// (pred - target)^2, as torch.nn.functional.mse_loss.
+DualArray mse_loss(const DualArray& pred, const Array& target, Reduction reduction = Reduction::kMean);
+/// |pred - target|, as l1_loss (gradient 0 where they are equal).
+DualArray l1_loss(const DualArray& pred, const Array& target, Reduction reduction = Reduction::kMean);
+/// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = pred - target, as huber_loss.
+DualArray huber_loss(const DualArray& pred, const Array& target, float delta = 1.0f,
+                     Reduction reduction = Reduction::kMean);
+/// Binary cross entropy of logits x against targets t in [0, 1], as
+/// binary_cross_entropy_with_logits: softplus(x) - x t, which never overflows; gradient
+/// sigmoid(x) - t.
+DualArray bce_with_logits(const DualArray& logits, const Array& target,
+                          Reduction reduction = Reduction::kMean);
+
 /// 1.0 where the highest logit of a row is at the label, else 0.0; shape [m, 1]. Ties pick the
 /// lowest index, a row holding NaN the first NaN (Array::argmax).
 Array accuracy(const Array& logits, const Array& labels);

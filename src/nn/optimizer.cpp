@@ -1,34 +1,22 @@
-// Sgd, Adam and AdamW (include/descent/optimizer.hpp): graph fragments over gradients read from
-// the scope; state in static parameters named "<parameter>.<state>". No host-side arithmetic on
-// parameter values.
+// The Optimizer base (step, gradient clipping), Sgd, Adam and AdamW (include/descent/optimizer.hpp):
+// graph fragments over gradients read from the scope; state in static parameters named
+// "<parameter>.<state>". No host-side arithmetic on parameter values.
 #include "descent/optimizer.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
+#include "nn/optimizer_util.hpp"
+
 namespace descent {
 
+using nn_detail::check_lr;
+using nn_detail::check_params;
+using nn_detail::scalar_of;
+using nn_detail::zero;
+
 namespace {
-void check_params(const std::vector<Parameter>& params, const char* op) {
-  for (const Parameter& p : params) {
-    if (!p.valid()) throw UsageError(fmt::format("{}: empty Parameter handle", op));
-    if (p.dtype() != DType::kF32)
-      throw UsageError(fmt::format("{}: parameter '{}' is not float32", op, p.name()));
-  }
-}
-
-void zero(Environment& env, const Parameter& p) {
-  env.write_parameter(p, std::vector<float>(static_cast<size_t>(p.shape().element_count()), 0.0f));
-}
-
-void check_lr(const Array& lr, const char* op) {
-  if (lr.shape().element_count() != 1)
-    throw ShapeError(fmt::format("{}: learning rate must be a scalar, got {}", op, lr.shape().str()));
-}
-
-Array scalar_of(const Array& a) { return a.shape().rank() == 0 ? a : a.reshape(Shape{}); }
-
 /// 1 - beta^t for a step count t >= 1 (an exact integer in float32), as -expm1(t ln beta) with
 /// ln beta taken in double precision and rounded once. Computing 1 - exp(t ln beta) in float32
 /// instead cancels: for beta = 0.999 and small t it keeps only ~13 bits (1e-4 relative). expm1 is
@@ -48,6 +36,36 @@ Array one_minus_power(Scope& s, const Array& t, double beta) {
 }
 }  // namespace
 
+void Optimizer::step(Scope& scope, const Array& learning_rate) {
+  check_lr(learning_rate, name());
+  std::vector<Array> next = update(scope, learning_rate);
+  const std::string who = std::string(name()) + "::step";
+  for (size_t i = 0; i < params_.size(); ++i) scope.write_parameter_value(params_[i], next[i], who);
+}
+
+Optimizer& Optimizer::clip_grad_norm(float max_norm) {
+  if (!(max_norm >= 0.0f)) throw UsageError(fmt::format("clip_grad_norm: max_norm {} must be >= 0", max_norm));
+  clip_norm_ = max_norm;
+  return *this;
+}
+
+std::vector<Array> Optimizer::gradients(Scope& scope) const {
+  std::vector<Array> g;
+  for (const Parameter& p : params_) g.push_back(scope.parameter(p).grad());
+  if (clip_norm_ <= 0.0f || g.empty()) return g;
+  // torch.nn.utils.clip_grad_norm_: the global L2 norm over every gradient, each parameter's
+  // squares summed first (in parameters() order), then coefficient max_norm / (norm + 1e-6)
+  // clamped to 1.
+  Array total;
+  for (const Array& gi : g) {
+    Array sq = (gi * gi).reshape(Shape{gi.shape().element_count()}).reduce_sum(0);
+    total = total.valid() ? total + sq : sq;
+  }
+  Array coefficient = (clip_norm_ / (total.sqrt() + 1e-6f)).min(scope.literal(1.0f));
+  for (Array& gi : g) gi = gi * coefficient;
+  return g;
+}
+
 Sgd::Sgd(Environment& env, const std::vector<Parameter>& params, const SgdOptions& options)
     : options_(options) {
   check_params(params, "Sgd");
@@ -55,26 +73,26 @@ Sgd::Sgd(Environment& env, const std::vector<Parameter>& params, const SgdOption
   if (options.momentum != 0.0f) {
     // "<p>.velocity" for the first Sgd with momentum of an Environment, then "<p>.sgd_1_velocity".
     std::string name = env.unique_name("sgd");
-    std::string suffix = name == "sgd" ? ".velocity" : "." + name + "_velocity";
-    for (const Parameter& p : params) velocity_.push_back(env.static_parameter(p.shape(), p.name() + suffix));
+    for (const Parameter& p : params) velocity_.push_back(env.static_parameter(p.shape(), nn_detail::state_name(name, "sgd", p, "velocity")));
   }
   state_ = velocity_;
   reset(env);
 }
 
-void Sgd::step(Scope& scope, const Array& learning_rate) {
-  check_lr(learning_rate, "Sgd::step");
+std::vector<Array> Sgd::update(Scope& scope, const Array& learning_rate) {
   Array lr = scalar_of(learning_rate);
+  std::vector<Array> grads = gradients(scope), next;
   for (size_t i = 0; i < params_.size(); ++i) {
-    DualArray w = scope.parameter(params_[i]);
-    Array g = w.grad();
-    if (options_.weight_decay != 0.0f) g = g + options_.weight_decay * w.value();
+    Array w = scope.parameter_value(params_[i]);
+    Array g = grads[i];
+    if (options_.weight_decay != 0.0f && decays(options_.decay, i)) g = g + options_.weight_decay * w;
     if (!velocity_.empty()) {
       g = options_.momentum * scope.parameter_value(velocity_[i]) + g;
       scope.write_parameter_value(velocity_[i], g, "Sgd::step");
     }
-    scope.write_parameter_value(params_[i], w.value() - lr * g, "Sgd::step");
+    next.push_back(w - lr * g);
   }
+  return next;
 }
 
 void Sgd::reset(Environment& env) {
@@ -105,8 +123,7 @@ Adam::Adam(Environment& env, const std::vector<Parameter>& params, const AdamOpt
   reset(env);
 }
 
-void Adam::step(Scope& scope, const Array& learning_rate) {
-  check_lr(learning_rate, "Adam::step");
+std::vector<Array> Adam::update(Scope& scope, const Array& learning_rate) {
   const AdamOptions& o = options_;
   const char* who = "Adam::step";
   Array lr = scalar_of(learning_rate);
@@ -119,11 +136,11 @@ void Adam::step(Scope& scope, const Array& learning_rate) {
   auto one_minus_beta1 = static_cast<float>(1.0 - o.beta1);
   auto one_minus_beta2 = static_cast<float>(1.0 - o.beta2);
   auto beta2 = static_cast<float>(o.beta2);
+  std::vector<Array> grads = gradients(scope), next;
   for (size_t i = 0; i < params_.size(); ++i) {
-    DualArray wd = scope.parameter(params_[i]);
-    Array w = wd.value();
-    Array g = wd.grad();
-    if (o.weight_decay != 0.0f) {
+    Array w = scope.parameter_value(params_[i]);
+    Array g = grads[i];
+    if (o.weight_decay != 0.0f && decays(o.decay, i)) {
       if (o.decoupled_weight_decay) w = w * (1.0f - lr * o.weight_decay);
       else g = g + o.weight_decay * w;
     }
@@ -133,8 +150,9 @@ void Adam::step(Scope& scope, const Array& learning_rate) {
     scope.write_parameter_value(m_[i], m, who);
     scope.write_parameter_value(v_[i], v, who);
     Array denom = v.sqrt() / bias2_sqrt + o.epsilon;
-    scope.write_parameter_value(params_[i], w - step_size * (m / denom), who);
+    next.push_back(w - step_size * (m / denom));
   }
+  return next;
 }
 
 void Adam::reset(Environment& env) {
