@@ -67,6 +67,8 @@ class Array {
 
   /// this != 0 ? if_true : if_false (all three broadcast together).
   Array select(const Array& if_true, const Array& if_false) const;
+  /// condition != 0 ? this : other, DualArray's spelling (condition.select(*this, other)).
+  Array where(const Array& condition, const Array& other) const { return condition.select(*this, other); }
 
   // Reductions over one axis, in a fixed (deterministic) order.
   Array reduce_sum(int axis, bool keep_dims = false) const;

@@ -261,6 +261,22 @@ TEST(Grad, PowNegativeBase) {
   });
 }
 
+// The functional composites on DualArrays: reductions, softmax family, stack, attention.
+TEST(Grad, FunctionalComposites) {
+  check_grad("reduce_mean", {in(Shape{3, 4}, 701)}, [](Scope&, auto& x) { return reduce_mean(x[0], 1); });
+  check_grad("reduce_var", {in(Shape{3, 4}, 702)}, [](Scope&, auto& x) { return reduce_var(x[0], 0); });
+  check_grad("reduce_min", {in(Shape{3, 5}, 703)}, [](Scope&, auto& x) { return reduce_min(x[0], -1); });
+  check_grad("logsumexp", {in(Shape{3, 5}, 704)}, [](Scope&, auto& x) { return logsumexp(x[0], -1); });
+  check_grad("softmax", {in(Shape{3, 5}, 705)}, [](Scope&, auto& x) { return softmax(x[0], -1); });
+  check_grad("softmax axis 0", {in(Shape{4, 3}, 706)}, [](Scope&, auto& x) { return softmax(x[0], 0); });
+  check_grad("log_softmax", {in(Shape{3, 5}, 707)}, [](Scope&, auto& x) { return log_softmax(x[0], 1); });
+  check_grad("stack", {in(Shape{2, 3}, 708), in(Shape{2, 3}, 709)},
+             [](Scope&, auto& x) { return stack(std::vector<DualArray>{x[0], x[1] * 3.0f}, 0); });
+  check_grad("select_index", {in(Shape{2, 4, 3}, 710)}, [](Scope&, auto& x) { return select_index(x[0], 1, 2); });
+  check_grad("sdpa causal", {in(Shape{2, 4, 3}, 711), in(Shape{2, 4, 3}, 712), in(Shape{2, 4, 2}, 713)},
+             [](Scope&, auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2], true); });
+}
+
 TEST(Grad, SharedUsesAccumulate) {
   // x used three times, one branch unused by the loss: gradients add, the dead branch is pruned.
   check_grad("x*sin(x) + x", {in(Shape{5}, 91)}, [](Scope&, auto& x) {

@@ -1,6 +1,10 @@
 // Composite ops built from primitives: concat, one_hot, argmax (exact class).
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include <limits>
+
 #include "support/harness.hpp"
 
 namespace descent::testing {
@@ -76,6 +80,46 @@ TEST(Functional, ActivationsAgainstTheReference) {
   auto r = check_op("softplus tails", {far}, [](Scope&, auto& v) { return softplus(v[0]); }, o);
   EXPECT_GT(r.gpu[0], 0.0f);
   EXPECT_EQ(r.gpu[5], 80.0f);
+}
+
+TEST(Functional, ReductionsSoftmaxAndShapesAgainstTheReference) {
+  Input x{Shape{5, 7, 9}, random_values(5 * 7 * 9, 611, -8.0f, 8.0f)};
+  CheckOptions d;
+  d.tolerance = Tolerance::kTranscend;
+  d.transcend_abs = 2e-6;  // near zero (probabilities, centred values)
+  d.transcend_ulps = 16;   // elsewhere: a few roundings of sums, exp and log
+  for (int axis : {0, 1, -1}) {
+    check_op(fmt::format("reduce_mean axis {}", axis), {x}, [&](Scope&, auto& v) { return reduce_mean(v[0], axis); }, d);
+    check_op(fmt::format("reduce_var axis {}", axis), {x}, [&](Scope&, auto& v) { return reduce_var(v[0], axis); }, d);
+    check_op(fmt::format("reduce_min axis {}", axis), {x}, [&](Scope&, auto& v) { return reduce_min(v[0], axis); });
+    check_op(fmt::format("logsumexp axis {}", axis), {x}, [&](Scope&, auto& v) { return logsumexp(v[0], axis); }, d);
+    check_op(fmt::format("softmax axis {}", axis), {x}, [&](Scope&, auto& v) { return softmax(v[0], axis); }, d);
+    check_op(fmt::format("log_softmax axis {}", axis), {x}, [&](Scope&, auto& v) { return log_softmax(v[0], axis); }, d);
+  }
+  // A row of only -inf: logsumexp -inf, as torch.
+  const float ninf = -std::numeric_limits<float>::infinity();
+  Input rows{Shape{2, 3}, {ninf, ninf, ninf, 0.0f, 1.0f, ninf}};
+  auto r = check_op("logsumexp -inf row", {rows}, [](Scope&, auto& v) { return logsumexp(v[0], 1); }, d);
+  EXPECT_EQ(r.gpu[0], ninf);
+  check_op("stack", {x, x}, [](Scope&, auto& v) { return stack(std::vector<Array>{v[0], v[1] * 2.0f}, 1); });
+  check_op("select_index", {x}, [](Scope&, auto& v) { return select_index(v[0], 1, -2); });
+  EXPECT_THROW(env().build_graph([&](Scope& s) { (void)select_index(s.literal(0.0f).broadcast(Shape{3, 4}), 1, 4); }),
+               ShapeError);
+}
+
+TEST(Functional, AttentionAgainstTheReference) {
+  Input q{Shape{2, 5, 4}, random_values(40, 621)}, k{Shape{2, 5, 4}, random_values(40, 622)},
+      v{Shape{2, 5, 3}, random_values(30, 623)};
+  CheckOptions d;
+  d.tolerance = Tolerance::kTranscend;
+  d.transcend_abs = 2e-6;
+  d.transcend_ulps = 16;
+  check_op("sdpa", {q, k, v}, [](Scope&, auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); }, d);
+  auto r = check_op("sdpa causal", {q, k, v},
+                    [](Scope&, auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2], true); }, d);
+  // The first query sees only the first key: its output is v[:, 0].
+  for (int b = 0; b < 2; ++b)
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(r.gpu[static_cast<size_t>(b * 15 + c)], v.values[static_cast<size_t>(b * 15 + c)], 1e-6);
 }
 
 }  // namespace
