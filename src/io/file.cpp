@@ -25,6 +25,19 @@ std::string os_error(const char* what, const std::string& path) {
 
 }  // namespace
 
+void out_of_memory(const std::string& path, uint64_t bytes) {
+  if (bytes == 0) {
+    throw OutOfMemoryError(fmt::format("host memory ran out while reading '{}'; free memory or "
+                                       "raise the process's limits",
+                                       path),
+                           0);
+  }
+  throw OutOfMemoryError(fmt::format("cannot allocate {} bytes of host memory for the contents of "
+                                     "'{}'; free memory or raise the process's limits",
+                                     bytes, path),
+                         bytes);
+}
+
 void format_error(const std::string& path, uint64_t offset, const std::string& problem,
                   const std::string& advice) {
   throw FormatError(fmt::format("{}: byte {}: {}. {}", path, offset, problem, advice));
