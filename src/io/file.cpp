@@ -82,7 +82,8 @@ void InputFile::read_at(uint64_t offset, void* dst, size_t n) const {
 }
 
 std::vector<uint8_t> InputFile::read_all() const {
-  std::vector<uint8_t> bytes(size_);
+  std::vector<uint8_t> bytes;
+  allocate(bytes, size_, path_);
   read_at(0, bytes.data(), bytes.size());
   return bytes;
 }
