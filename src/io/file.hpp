@@ -48,8 +48,10 @@ auto map_bad_alloc(const std::string& path, F&& f) -> decltype(f()) {
   }
 }
 
-/// A regular file opened for reading; its size is taken once, at open. `advice` is appended to
-/// the error when the file cannot be opened (say where such files come from).
+/// A regular file opened for reading; its size is taken once, at open. FIFOs, directories and
+/// devices are refused (descent::Error) before anything is read, without blocking on a FIFO.
+/// `advice` is appended to the error when the file cannot be opened (say where such files
+/// come from).
 class InputFile {
  public:
   InputFile(std::string path, const std::string& advice);
@@ -71,9 +73,18 @@ class InputFile {
   uint64_t size_ = 0;
 };
 
+/// Name of a temporary file of AtomicFile for `path`: "<path>.descent-tmp.<pid>.<n>.<host>",
+/// `host` being temp_host_tag() of the writer's machine.
+std::string temp_file_name(const std::string& path, pid_t pid, uint64_t n, const std::string& host);
+/// Eight hex digits of a hash of this machine's host name.
+const std::string& temp_host_tag();
+
 /// Writes a new version of `path` through a temporary file in the same directory. commit()
-/// fsyncs it, renames it over `path` and fsyncs the directory; destroying an uncommitted
+/// fsyncs it, gives it the permission bits (and, where allowed, owner and group) of the file
+/// it replaces, renames it over `path` and fsyncs the directory; destroying an uncommitted
 /// AtomicFile removes the temporary file, so a failed write never touches the old `path`.
+/// Construction first removes stale temporaries of the same `path` left by killed writers: those
+/// of this host whose process is gone, and any older than a day (docs/reliability.md).
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
