@@ -159,7 +159,7 @@ TEST_F(MemoryLimitTest, IdxAllocationFailureIsOutOfMemoryErrorPlainAndGzip) {
   EXPECT_EQ(code, kOom) << "gzip: " << outcome_name(code);
 }
 
-// About 1 MB of gzip that inflates to 1 GiB: the header promises 512 MiB, so the data
+// 4.7 MB of gzip (zlib level 1) that inflates to 1 GiB: the header promises 512 MiB, so the data
 // disagrees with it, and that is found without allocating (64 MiB allowance).
 TEST_F(MemoryLimitTest, GzipBombIsRejectedWithoutAllocatingForIt) {
   const Bytes head = idx3_header(512, 1024, 1024);
