@@ -1,6 +1,8 @@
 # descent: the main commands.
 #   make demo   installs what is missing, builds, fetches Fashion-MNIST, trains the conv-net
-#   make test   installs what is missing, builds, and runs the whole test suite
+#   make test   installs what is missing, builds, and runs the whole test suite, then the ASan+UBSan
+#               CPU tests (tools/sanitize-test.sh, build-asan/) and the fuzz smoke test
+#               (tools/fuzz-smoke.sh, build-fuzz/); docs/reliability.md gives their times
 #   make data   downloads Fashion-MNIST and copies the astronaut image into data/
 #   make fashion-results / image-fit-results   regenerate the README's tables and plots
 #     (RESULTS=folder, default docs/results; a GPU makes these minutes instead of hours)
@@ -27,6 +29,8 @@ build: configure
 test: build
 	@bash tools/size-report.sh
 	@cd $(BUILD) && ctest --output-on-failure
+	@JOBS=$(JOBS) bash tools/sanitize-test.sh
+	@JOBS=$(JOBS) bash tools/fuzz-smoke.sh
 
 # Fashion-MNIST and the astronaut image into data/ (see tools/fetch-data.sh).
 data: build
@@ -54,4 +58,5 @@ demo: build
 	@bash tools/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD).configure.log
+	rm -rf $(BUILD) $(BUILD).configure.log build-asan build-asan.configure.log build-fuzz \
+	  build-fuzz.configure.log

@@ -9,6 +9,8 @@ pkgs=(
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   glslang-dev glslang-tools spirv-tools
   libfmt-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev libgtest-dev
+  libpng-dev libjpeg-dev
+  clang libclang-rt-14-dev
   graphviz gnuplot-nox python3-skimage curl universal-ctags clang-format
 )
 

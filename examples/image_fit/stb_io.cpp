@@ -1,31 +1,35 @@
-// stb-based image loading and PNG writing for image_fit (see stb_io.hpp).
+// Image file reading and PNG writing for image_fit (see stb_io.hpp). The file is read here and
+// decoded from memory by image_decode.cpp, so the decoder the fuzzer tests (tests/fuzz) sees
+// exactly what a user's file holds.
 #include "stb_io.hpp"
 
-#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace image_fit {
 
 Rgb load_rgb(const std::string& path) {
-  int w = 0, h = 0, channels = 0;
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &channels, 3);
-  if (!data) {
-    throw descent::FormatError(path + ": cannot read the image (" + std::string(stbi_failure_reason()) +
-                               "); give a PNG or JPEG file with --image PATH, or run tools/fetch-data.sh "
-                               "for the default astronaut.png");
-  }
-  Rgb r;
-  r.width = w;
-  r.height = h;
-  r.rgb.resize(static_cast<size_t>(w) * h * 3);
-  for (size_t i = 0; i < r.rgb.size(); ++i) r.rgb[i] = static_cast<float>(data[i]) / 255.0f;
-  stbi_image_free(data);
-  if (w < 2 || h < 2) throw descent::FormatError(path + ": image too small (" + std::to_string(w) + "x" + std::to_string(h) + ")");
-  return r;
+  auto unreadable = [&](const std::string& why) {
+    throw descent::FormatError(path + ": cannot read the image (" + why +
+                               "); give a PNG or JPEG file with --image PATH, or run "
+                               "tools/fetch-data.sh for the default astronaut.png");
+  };
+  // A FIFO or device would block or never end: only regular files are read.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    unreadable("not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) unreadable("cannot open the file");
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  if (in.bad()) unreadable("reading failed");
+  return decode_rgb(path, bytes.data(), bytes.size());
 }
 
 void save_png(const std::string& path, int width, int height, const std::vector<float>& rgb) {

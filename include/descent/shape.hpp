@@ -25,8 +25,10 @@ class Shape {
   explicit Shape(const std::vector<int64_t>& extents);
 
   int rank() const { return rank_; }
-  int64_t operator[](int axis) const { return dims_[static_cast<size_t>(normalise(axis))]; }
-  int64_t& at(int axis) { return dims_[static_cast<size_t>(normalise(axis))]; }
+  /// Extent of `axis` (negative counts from the end); ShapeError naming the axis and the shape
+  /// when it is outside [-rank, rank).
+  int64_t operator[](int axis) const { return dims_[checked(axis)]; }
+  int64_t& at(int axis) { return dims_[checked(axis)]; }
   int64_t element_count() const;
   std::vector<int64_t> dims() const { return {dims_.begin(), dims_.begin() + rank_}; }
   /// Row-major strides in elements (innermost 1).
@@ -46,6 +48,14 @@ class Shape {
 
  private:
   int normalise(int axis) const { return axis < 0 ? axis + rank_ : axis; }
+  /// One unsigned compare covers both ends (a negative result wraps to a huge value); the
+  /// throwing path is out of line so the check stays cheap where shapes are indexed in loops.
+  size_t checked(int axis) const {
+    const unsigned a = static_cast<unsigned>(normalise(axis));
+    if (a >= static_cast<unsigned>(rank_)) bad_index(axis);
+    return a;
+  }
+  [[noreturn]] void bad_index(int axis) const;
   std::array<int64_t, kMaxRank> dims_{};
   int rank_ = 0;
 };

@@ -56,6 +56,13 @@ int Shape::axis(int axis, const char* op) const {
   return a;
 }
 
+void Shape::bad_index(int axis) const {
+  throw ShapeError(
+      fmt::format("Shape[]: axis {} is out of range for shape {} (rank {}); axes "
+                  "count from 0, or from -1 at the end",
+                  axis, str(), rank_));
+}
+
 Shape Shape::with_axis(int ax, int64_t extent) const {
   auto d = dims();
   d[static_cast<size_t>(axis(ax))] = extent;

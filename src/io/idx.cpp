@@ -1,7 +1,8 @@
 // IDX reader and writer (MNIST / Fashion-MNIST files; format in include/descent/io.hpp).
 // Reading order: magic, extents, size checks, then the payload. No allocation is sized by the
-// header alone: plain files are checked against their real size first, gzip payloads are read
-// in chunks that grow only as decompressed bytes actually arrive. Host code only.
+// header alone: plain files are checked against their real size first; a gzip stream is first
+// decompressed into a small scratch buffer to check that it holds exactly what the header
+// promises, and only then is the payload allocated (once) and decompressed again. Host code only.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "descent/io.hpp"
 #include "io/file.hpp"
 #include "io/gzip.hpp"
+#include "util/assert.hpp"
 
 namespace descent {
 
@@ -20,7 +22,8 @@ using detail::format_error;
 
 constexpr int kIdxTypeU8 = 0x08;
 constexpr int kMaxIdxRank = kMaxRank;
-constexpr uint64_t kFirstChunk = uint64_t{1} << 20;
+// Scratch buffer of the checking pass over a gzip stream.
+constexpr uint64_t kScratchBytes = uint64_t{256} << 10;
 
 const char* type_name(int code) {
   switch (code) {
@@ -54,6 +57,11 @@ class IdxSource {
     }
   }
   bool gzip() const { return gzip_.has_value(); }
+  /// Starts decompressing again from the first byte (gzip only).
+  void restart() {
+    gzip_.emplace(file_.path(), compressed_);
+    offset_ = 0;
+  }
   /// Bytes left in a plain file (unknown before decompression for gzip).
   uint64_t plain_remaining() const { return file_.size() - offset_; }
   uint64_t offset() const { return offset_; }
@@ -157,6 +165,46 @@ std::vector<int64_t> read_header(IdxSource& src, const std::string& path, int wa
   return dims;
 }
 
+/// gzip: checks that the stream decompresses to exactly `payload` bytes after the header
+/// (into a scratch buffer: a stream that disagrees with its header, such as a gzip bomb, costs
+/// no allocation), then allocates the payload once and decompresses the stream again into it.
+/// Twice the inflate time buys memory use of exactly the payload.
+void read_gzip_payload(IdxSource& src, const std::string& path, uint64_t payload,
+                       const std::string& extents, std::vector<uint8_t>& data) {
+  const uint64_t header = src.offset();
+  std::vector<uint8_t> scratch(static_cast<size_t>(std::min(payload + 1, kScratchBytes)));
+  uint64_t seen = 0;
+  for (;;) {
+    const size_t got = src.read(scratch.data(), scratch.size());
+    seen += got;
+    if (seen > payload) {
+      format_error(path, header + payload,
+                   fmt::format("unexpected bytes follow the {} data bytes of extents {} "
+                               "(offsets count decompressed bytes)",
+                               payload, extents),
+                   "The counts in the header disagree with the data: the file is corrupt");
+    }
+    if (got < scratch.size()) break;  // the stream ended, its CRCs and lengths checked
+  }
+  if (seen < payload) {
+    format_error(path, header + seen,
+                 fmt::format("the decompressed data ends after {} of the {} data bytes the "
+                             "extents {} need",
+                             seen, payload, extents),
+                 "The counts in the header disagree with the data: the file is corrupt");
+  }
+  src.restart();
+  uint8_t skipped[4 + 4 * kMaxIdxRank];
+  src.read(skipped, static_cast<size_t>(header));
+  detail::allocate(data, payload, path);
+  for (uint64_t have = 0; have < payload;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(payload - have, uint64_t{1} << 30));
+    const size_t got = src.read(data.data() + have, want);
+    DESCENT_ASSERT(got == want, "the second pass over a checked gzip stream came up short");
+    have += got;
+  }
+}
+
 IdxArray read_idx_checked(const std::string& path, int want_rank) {
   IdxSource src(path);
   IdxArray out;
@@ -165,44 +213,26 @@ IdxArray read_idx_checked(const std::string& path, int want_rank) {
   uint64_t payload = 1;
   for (int64_t d : out.dims) payload *= static_cast<uint64_t>(d);
   const std::string extents = dims_str(out.dims);
-  if (!src.gzip()) {
-    // Plain file: its size is known, so compare before allocating anything.
-    uint64_t avail = src.plain_remaining();
-    if (avail < payload) {
-      format_error(path, header + avail,
-                   fmt::format("the file ends after {} data bytes but the extents {} need {}",
-                               avail, extents, payload),
-                   "The file is truncated or its header is corrupt: download it again");
-    }
-    if (avail > payload) {
-      format_error(path, header + payload,
-                   fmt::format("{} unexpected bytes follow the {} data bytes of extents {}",
-                               avail - payload, payload, extents),
-                   "The counts in the header disagree with the file size: the file is corrupt");
-    }
+  if (src.gzip()) {
+    read_gzip_payload(src, path, payload, extents, out.data);
+    return out;
   }
-  // Grow as data arrives: memory stays within twice what the file really decompressed to.
-  while (out.data.size() < payload) {
-    uint64_t have = out.data.size();
-    uint64_t want = std::min(payload - have, src.gzip() ? std::max(have, kFirstChunk) : payload);
-    out.data.resize(have + want);
-    size_t got = src.read(out.data.data() + have, static_cast<size_t>(want));
-    if (got < want) {
-      format_error(path, header + have + got,
-                   fmt::format("the decompressed data ends after {} of the {} data bytes the "
-                               "extents {} need",
-                               have + got, payload, extents),
-                   "The counts in the header disagree with the data: the file is corrupt");
-    }
+  // Plain file: its size is known, so compare before allocating anything.
+  uint64_t avail = src.plain_remaining();
+  if (avail < payload) {
+    format_error(path, header + avail,
+                 fmt::format("the file ends after {} data bytes but the extents {} need {}", avail,
+                             extents, payload),
+                 "The file is truncated or its header is corrupt: download it again");
   }
-  uint8_t extra = 0;
-  if (src.gzip() && src.read(&extra, 1) != 0) {
+  if (avail > payload) {
     format_error(path, header + payload,
-                 fmt::format("unexpected bytes follow the {} data bytes of extents {} "
-                             "(offsets count decompressed bytes)",
-                             payload, extents),
-                 "The counts in the header disagree with the data: the file is corrupt");
+                 fmt::format("{} unexpected bytes follow the {} data bytes of extents {}",
+                             avail - payload, payload, extents),
+                 "The counts in the header disagree with the file size: the file is corrupt");
   }
+  detail::allocate(out.data, payload, path);
+  src.read(out.data.data(), static_cast<size_t>(payload));
   return out;
 }
 
@@ -212,10 +242,12 @@ bool ends_with_gz(const std::string& path) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) { return read_idx_checked(path, 0); }
+IdxArray read_idx(const std::string& path) {
+  return detail::map_bad_alloc(path, [&] { return read_idx_checked(path, 0); });
+}
 
 ImageSet read_idx_images(const std::string& path) {
-  IdxArray a = read_idx_checked(path, 3);
+  IdxArray a = detail::map_bad_alloc(path, [&] { return read_idx_checked(path, 3); });
   return ImageSet{a.dims[0], a.dims[1], a.dims[2], std::move(a.data)};
 }
 
@@ -223,7 +255,7 @@ std::vector<uint8_t> read_idx_labels(const std::string& path, int num_classes) {
   if (num_classes < 1 || num_classes > 256) {
     throw UsageError(fmt::format("read_idx_labels: num_classes {} is outside 1..256", num_classes));
   }
-  IdxArray a = read_idx_checked(path, 1);
+  IdxArray a = detail::map_bad_alloc(path, [&] { return read_idx_checked(path, 1); });
   for (size_t i = 0; i < a.data.size(); ++i) {
     if (a.data[i] >= num_classes) {
       format_error(path, 8 + i,

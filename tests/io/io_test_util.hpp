@@ -3,9 +3,13 @@
 // Test-only; must not depend on the code under test to build its fixtures.
 #pragma once
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -15,7 +19,28 @@
 
 #include "descent/errors.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define DESCENT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DESCENT_TEST_ASAN 1
+#endif
+#endif
+
 namespace descent::testing {
+
+#ifdef DESCENT_TEST_ASAN
+inline constexpr bool kAsan = true;
+#else
+inline constexpr bool kAsan = false;
+#endif
+/// Time limits in tests are multiplied by this: ASan+UBSan builds run the parsers 3-4x slower.
+inline constexpr double kTimeSlack = kAsan ? 4.0 : 1.0;
+
+/// Reproducers and fixtures committed under tests/data (set by tests/CMakeLists.txt).
+inline std::string test_data(const std::string& name) {
+  return std::string(DESCENT_TEST_DATA) + "/" + name;
+}
 
 using Bytes = std::vector<uint8_t>;
 
@@ -72,6 +97,30 @@ inline std::string expect_format_error(const std::function<void()>& f, const std
   }
   ADD_FAILURE() << "expected FormatError for " << path << ", nothing was thrown";
   return {};
+}
+
+/// Runs `body` in a forked child (alarm after `timeout_s`) and returns its exit status, or
+/// 128 + the signal that ended it. The child never returns into the test framework.
+inline int run_in_child(const std::function<int()>& body, unsigned timeout_s = 60) {
+  fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::alarm(timeout_s);
+    int code = 99;
+    try {
+      code = body();
+    } catch (...) {
+      code = 98;
+    }
+    fflush(nullptr);
+    ::_exit(code);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
 }  // namespace descent::testing
